@@ -18,6 +18,7 @@ APT_PACKAGES := \
   libdata-compare-perl \
   chromium \
   espeak-ng \
+  bubblewrap \
 
 .PHONY: setup sysdeps test demo demo-speech bench clean
 
@@ -32,9 +33,10 @@ sysdeps:
 	  else echo "missing Debian packages:$$missing (sudo apt-get install$$missing); tests that need them are skipped"; fi; \
 	fi
 
-$(VENV)/.installed: pyproject.toml requirements-ci.txt
+$(VENV)/.installed: pyproject.toml requirements-ci.txt requirements-nodeps.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-ci.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 

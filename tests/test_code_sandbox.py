@@ -12,7 +12,7 @@ from mmx.execution.executors import with_limits
 
 PY = EXECUTORS["python"]
 needs_isolation = pytest.mark.skipif(not isolation_available(),
-                                     reason="namespaces and a sandbox uid need root (CI runs as root)")
+                                     reason="bubblewrap does not work here (apt-get install bubblewrap)")
 
 
 def py(src: str, **limits):
