@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/bench_execution.py [--natural English] [--workers N] [--root DIR]
 
-Every program runs in the full sandbox (as root: network and mount namespaces, own uid, rlimits), so
-this is the harness's real throughput, sandbox start-up included. Compiled languages (java, go,
+Every program runs in the full sandbox (bubblewrap: pid, network and mount namespaces, a per-worker uid as
+root, rlimits) with the pass-token harness, so this is the real throughput, sandbox start-up included. Compiled languages (java, go,
 typescript) are timed too, on the reference program of task 0 repeated, when their runtime is installed.
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ def main() -> None:
     py = EXECUTORS["python"]
     probs = load_humaneval_xl(root, "python", languages=[a.natural]).problems
     jobs = [(py, py.program(p.prompt, p.canonical_solution, p.test, p.entry_point)) for ps in probs.values() for p in ps]
-    print(f"cpu cores: {os.cpu_count()}  isolation (namespaces + sandbox uid): {isolation_available()}")
+    print(f"cpu cores: {os.cpu_count()}  isolation (bubblewrap): {isolation_available()}")
     print(f"{'language':<11} {'programs':>8} {'mode':<12} {'seconds':>8} {'programs/s':>10} {'passed':>7}")
     sets = [("python", jobs)]
     for lang in ("javascript", "typescript", "java", "go"):

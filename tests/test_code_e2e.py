@@ -86,6 +86,72 @@ def test_tiny_random_causal_lm_end_to_end(shared_data, tmp_path, capsys):
     assert code == 0 and "results:" in out
 
 
+def _exit_early(prompt, j):
+    """A completion that ends the process with status 0 before the first check can fail."""
+    if prompt.rstrip().endswith("{"):  # JavaScript: `function name(args) {`
+        return "  process.exit(0);\n}\n"
+    return "    import sys\n    sys.exit(0)\n"
+
+
+def test_an_early_successful_exit_scores_zero_end_to_end(shared_data, tmp_path, capsys):
+    """Before the pass-token harness, this bot scored pass@1 = 1.0 in every language."""
+    with CompletionServer(_exit_early) as srv:
+        code, out, err = cli(capsys, "evaluate", "--model", "openai:exit-bot", "--model-args", f"base_url={srv.url}",
+                             "--tasks", "humaneval_xl_python,humaneval_xl_javascript", "--languages", "en,de",
+                             "--limit", "3", "--output", tmp_path / "run", "--no-progress", "--no-cache")
+    assert code == 0, err
+    tasks = json.loads((tmp_path / "run" / "results.json").read_text())["tasks"]
+    for task in ("humaneval_xl_python", "humaneval_xl_javascript"):
+        for lang in ("en", "de"):
+            assert tasks[task]["languages"][lang]["metrics"]["pass@1"] == 0.0, (task, lang)
+        recs = _samples(tmp_path / "run", task)
+        assert len(recs) == 6
+        assert all(r["extra"]["statuses"] == ["no_pass_token"] for r in recs)
+        assert all("pass token" in r["extra"]["reasons"][0] for r in recs)
+        # merged by the runner from CodeGeneration.result_extras: how programs were judged and isolated
+        assert "token" in tasks[task]["execution"]["harness"]
+        assert tasks[task]["execution"]["isolation"]["tool"] == "bubblewrap"
+
+
+def test_generation_options_are_validated(shared_data, tmp_path, capsys):
+    with CompletionServer(lambda p, j: "    return 1\n") as srv:
+        def run(*extra):
+            return cli(capsys, "evaluate", "--model", "openai:x", "--model-args", f"base_url={srv.url}",
+                       "--tasks", "humaneval_xl_python", "--languages", "en", "--limit", "1",
+                       "--output", tmp_path / f"run{len(extra)}{abs(hash(extra))}", "--no-progress", "--no-cache",
+                       *extra)
+
+        code, out, err = run("--data-args", "temprature=0.5")
+        assert code == 2 and "temprature" in err and "'temperature'" in err and "Traceback" not in err
+        for bad, msg in [("n=0", "n should be >= 1"), ("n=2.5", "whole number"), ("temperature=-1", ">= 0"),
+                         ("max_new_tokens=0", "max_new_tokens should be >= 1"), ("workers=0", "workers should be >= 1")]:
+            code, out, err = run("--data-args", bad)
+            assert code == 2 and msg in err, (bad, err)
+        assert srv.requests == []  # nothing was generated for a run that could not be valid
+
+
+def test_zero_problems_is_an_error_naming_the_data(shared_data, tmp_path, capsys):
+    root = tmp_path / "hexl"
+    (root / "python").mkdir(parents=True)
+    (root / "python" / "English.jsonl").write_text("\n", encoding="utf-8")
+    with CompletionServer(lambda p, j: "    return 1\n") as srv:
+        code, out, err = cli(capsys, "evaluate", "--model", "openai:x", "--model-args", f"base_url={srv.url}",
+                             "--tasks", "humaneval_xl_python", "--languages", "en", "--data-args", f"root={root}",
+                             "--output", tmp_path / "run", "--no-progress", "--no-cache")
+    assert code == 2 and "no problems" in err and str(root / "python") in err
+
+
+def test_unknown_generation_key_in_the_yaml_is_refused(tmp_path):
+    from mmx.errors import MmxError
+    from mmx.tasks.base import load_task
+    from mmx.tasks.codegen import CodeGeneration
+
+    spec = load_task("humaneval_xl_python")
+    spec.raw = {**spec.raw, "generation": {"n": 1, "max_tokens": 64}}
+    with pytest.raises(MmxError, match="max_tokens.*max_new_tokens"):
+        CodeGeneration(spec).load_data(["en"], 1, {})
+
+
 def test_missing_runtime_skips_the_task_without_scores(shared_data, tmp_path, capsys, monkeypatch):
     from dataclasses import replace
 

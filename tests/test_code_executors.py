@@ -24,18 +24,34 @@ def test_executor_passes_a_right_and_fails_a_wrong_program(shared_data, language
     if missing:
         pytest.skip(f"{language}: {missing}")
     p = _problem(shared_data, language)
-    good, bad = execute_many([(ex, ex.program(p["prompt"], references.BODIES[language], p["test"])),
-                              (ex, ex.program(p["prompt"], references.broken(language), p["test"]))], workers=2)
+    ep, prompt = p["entry_point"], p["prompt"]
+    exit_body = references.early_exit(language) if language in references.EXITS else None
+    if exit_body is None:  # Go: the exit needs an import of os, which only the prompt can add
+        prompt_os = prompt.replace("import (\n", "import (\n\t\"os\"\n", 1)
+        exit_prog = ex.program(prompt_os, "\tos.Exit(0)\n" + references.broken(language), p["test"], ep)
+    else:
+        exit_prog = ex.program(prompt, exit_body, p["test"], ep)
+    good, bad, exited = execute_many([(ex, ex.program(prompt, references.BODIES[language], p["test"], ep)),
+                                      (ex, ex.program(prompt, references.broken(language), p["test"], ep)),
+                                      (ex, exit_prog)], workers=3)
     assert good.status == "ok", good.stderr[-1000:]
     assert bad.status == "error" and bad.returncode != 0
+    # exit status 0 before the tests ended: a failure, and the record says why (perl, php and ruby harnesses
+    # catch the early exit in their exit hook and turn it into status 1; elsewhere the token is missing)
+    assert not exited.ok and exited.extra["reason"]
+    if exited.returncode == 0:
+        assert exited.status == "no_pass_token" and "pass token" in exited.extra["reason"]
 
 
-def test_python_executor_appends_the_check_call(shared_data):
+def test_python_harness_calls_the_check_function(shared_data):
     ex = EXECUTORS["python"]
     p = _problem(shared_data, "python")
     prog = ex.program(p["prompt"], p["canonical_solution"], p["test"], p["entry_point"])
-    assert prog.rstrip().endswith("check(below_zero)")
+    assert prog.startswith(p["prompt"]) and prog.rstrip().endswith(p["test"].rstrip())
+    assert prog.entry_point == "below_zero"
     assert ex.execute(prog).ok
+    # without the function under test the harness cannot call check(candidate): never a pass
+    assert not ex.execute(ex.program(p["prompt"], p["canonical_solution"], p["test"], "")).ok
     wrong = ex.program(p["prompt"], "    return False\n", p["test"], p["entry_point"])
     r = ex.execute(wrong)
     assert r.status == "error" and "AssertionError" in r.stderr

@@ -1,7 +1,11 @@
 """One executor per programming language: how to write, compile and run a program with its tests.
 
 A program is ``prompt + completion + tests`` (HumanEval-XL and MultiPL-E both build it that way; for
-HumanEval-XL Python the test defines ``check(candidate)`` and we append ``check(ENTRY_POINT)``).
+HumanEval-XL Python the test defines ``check(candidate)`` and the harness calls ``check(ENTRY_POINT)``).
+``Executor.program`` returns a ``harness.Program``; ``execute`` runs it inside the pass-token harness
+(mmx/execution/harness.py): it passes only with exit status 0 AND the per-run token line that the harness
+prints after the last check. Anything else is a failure whose ``Result.extra["reason"]`` says why
+(status ``no_pass_token``: it exited 0 without the token).
 A language whose tools are not installed is reported ``skipped`` with an install hint, never pass/fail.
 """
 from __future__ import annotations
@@ -11,6 +15,8 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from mmx.execution import harness
+from mmx.execution.harness import PASS_PREFIX, TOKEN_FILE, HarnessError, Program
 from mmx.execution.sandbox import BASE_ENV, Limits, Result, run
 
 # Transpile-only TypeScript (like ts-node --transpile-only): type errors do not fail a program,
@@ -39,6 +45,7 @@ class Executor:
     extra_files: dict = field(default_factory=dict)
     check_modules: list[list[str]] = field(default_factory=list)  # commands that must succeed (libraries)
     stop: list[str] = field(default_factory=list)  # where a completion ends (HumanEval / MultiPL-E style)
+    harness_command: list[str] | None = None  # the command for a harnessed Program (default: command)
 
     def missing(self) -> str | None:
         """None when this machine can run the language, else what is missing and how to install it."""
@@ -53,18 +60,51 @@ class Executor:
                 return f"`{' '.join(cmd)}` failed; {self.hint}"
         return None
 
-    def program(self, prompt: str, completion: str, test: str, entry_point: str = "", style: str = "humaneval-xl") -> str:
-        text = prompt + completion + "\n" + test
-        if self.name == "python" and style == "humaneval-xl" and entry_point:
-            text += f"\n\ncheck({entry_point})\n"
-        return text
+    def program(self, prompt: str, completion: str, test: str, entry_point: str = "",
+                style: str = "humaneval-xl") -> Program:
+        """The program to score: prompt + completion, then the tests (the harness is added per run)."""
+        return Program(prompt + completion + "\n", test, entry_point, style)
 
     def execute(self, source: str, slot: int = 0, limits: Limits | None = None, binds: dict | None = None) -> Result:
+        """Run ``source``. A ``Program`` runs under the pass-token harness and passes only with the token;
+        a plain string runs as it is (status by exit code: for sandbox self-tests, never for scores)."""
+        if not isinstance(source, Program):
+            return self._run({self.filename: source}, self.command, slot, limits, binds)
+        token = harness.new_token()
+        try:
+            files = harness.build(self.name, source, harness.tag())
+        except HarnessError as e:
+            return Result("error", None, "", f"mmx harness: {e}", 0.0, {"reason": f"harness: {e}"})
+        files[TOKEN_FILE] = token
+        return judge(self._run(files, self.harness_command or self.command, slot, limits, binds), token)
+
+    def _run(self, files: dict[str, str], command: list[str], slot: int, limits: Limits | None,
+             binds: dict | None) -> Result:
         with tempfile.TemporaryDirectory(prefix=f"mmx-{self.name}-") as d:
-            Path(d, self.filename).write_text(source, encoding="utf-8")
-            for name, text in self.extra_files.items():
+            for name, text in {**self.extra_files, **files}.items():
                 Path(d, name).write_text(text, encoding="utf-8")
-            return run(self.command, d, limits or self.limits, env=self.env, slot=slot, binds=binds)
+            return run(command, d, limits or self.limits, env=self.env, slot=slot, binds=binds)
+
+
+def judge(r: Result, token: str) -> Result:
+    """``ok`` only for exit status 0 with the exact token line on stdout; otherwise say why in extra."""
+    line = PASS_PREFIX + token
+    passed = harness.verdict(r.stdout, token)
+    extra = {**r.extra, "harness": "pass-token"}
+    status = r.status
+    if status == "ok" and not passed:
+        status = "no_pass_token"
+        extra["reason"] = ("exit status 0 without the pass token: the program ended before its tests finished "
+                           "(an exit call, a hook, a top-level return) or changed the checks")
+    elif status == "ok":
+        extra["reason"] = None
+    elif passed:
+        extra["reason"] = f"the tests passed but the program then exited with status {r.returncode}"
+    else:
+        extra["reason"] = {"error": f"the tests failed (exit status {r.returncode})", "timeout": "timed out",
+                           "output_limit": "printed more than the output cap"}.get(status, status)
+    # the token is spent; keep it out of samples files
+    return replace(r, status=status, stdout=r.stdout.replace(line, PASS_PREFIX + "<verified>"), extra=extra)
 
 
 # Stop sequences: the completion ends where a new top-level item (or the test code) would start.
@@ -86,36 +126,45 @@ STOPS = {
 _JVM = Limits(timeout=30, cpu=60, memory=2 << 30, data_only=True)
 _BIG_VM = Limits(timeout=30, cpu=60, memory=2 << 30, data_only=True)  # V8 / Go reserve large address ranges
 
+
+def _java(main_class: str) -> list[str]:
+    # -ea: MultiPL-E's Java tests are `assert` statements, which the JVM skips without it
+    return ["sh", "-c", "javac -J-Xshare:auto -J-XX:+UseSerialGC -J-XX:TieredStopAtLevel=1 -encoding UTF-8 "
+            "-nowarn Main.java 2>&1 >/dev/null | grep -v '^Note:' >&2; "
+            f"test -f {main_class}.class && exec java -ea -Xshare:auto -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "
+            f"-Xss16m -cp . {main_class}"]
+
 EXECUTORS: dict[str, Executor] = {e.name: replace(e, stop=STOPS[e.name]) for e in [
-    Executor("python", "prog.py", ["python3", "prog.py"], ["python3"], "apt-get install python3", ("py",)),
+    Executor("python", "prog.py", ["python3", "prog.py"], ["python3"], "apt-get install python3", ("py",),
+             harness_command=["python3", "mmx_harness.py"]),
     Executor("javascript", "prog.js", ["node", "prog.js"], ["node"],
              "apt-get install nodejs node-lodash (the tests require lodash)", ("js",), NODE_ENV, _BIG_VM,
              check_modules=[["node", "-e", "require('lodash')"]]),
     Executor("typescript", "prog.ts", ["sh", "-c", "node ts2js.js prog.ts && node prog.js"], ["node", "sh"],
              "apt-get install nodejs node-typescript", ("ts",), NODE_ENV, _BIG_VM, {"ts2js.js": TS_DRIVER},
              check_modules=[["node", "-e", "require('typescript')"]]),
-    Executor("java", "Main.java",
-             ["sh", "-c", "javac -J-Xshare:auto -J-XX:+UseSerialGC -J-XX:TieredStopAtLevel=1 -encoding UTF-8 "
-              "-nowarn Main.java 2>&1 >/dev/null | grep -v '^Note:' >&2; "
-              "test -f Main.class && exec java -Xshare:auto -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss16m "
-              "-cp . Main"],
-             ["javac", "java", "sh"], "apt-get install default-jdk-headless", (), {}, _JVM),
+    Executor("java", "Main.java", _java("Main"), ["javac", "java", "sh"], "apt-get install default-jdk-headless",
+             (), {}, _JVM, harness_command=_java("MmxHarness")),
     Executor("go", "main.go", ["go", "run", "main.go"], ["go"], "apt-get install golang-go", ("golang",),
              {"GOCACHE": "/tmp/gocache", "GOPATH": "/tmp/gopath", "GO111MODULE": "off", "CGO_ENABLED": "0",
-              "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}, _BIG_VM),
+              "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}, _BIG_VM,
+             harness_command=["go", "run", "a_mmx.go", "main.go"]),
     Executor("perl", "prog.pl", ["perl", "prog.pl"], ["perl"],
              "apt-get install perl libdata-compare-perl (the tests use Data::Compare)", ("pl",),
              check_modules=[["perl", "-MData::Compare", "-e", "1"]]),
-    Executor("php", "prog.php", ["php", "prog.php"], ["php"], "apt-get install php-cli"),
-    Executor("ruby", "prog.rb", ["ruby", "prog.rb"], ["ruby"], "apt-get install ruby", ("rb",)),
+    Executor("php", "prog.php", ["php", "prog.php"], ["php"], "apt-get install php-cli",
+             harness_command=["php", "-d", "auto_prepend_file=./mmx_prefix.php", "prog.php"]),
+    Executor("ruby", "prog.rb", ["ruby", "prog.rb"], ["ruby"], "apt-get install ruby", ("rb",),
+             harness_command=["ruby", "-r", "./mmx_prefix.rb", "prog.rb"]),
     Executor("csharp", "Program.cs", ["sh", "-c", "mcs -r:KellermanSoftware.Compare-NET-Objects.dll -out:prog.exe "
                                       "Program.cs && mono prog.exe"], ["mcs", "mono"],
              "apt-get install mono-mcs, plus the NuGet package CompareNETObjects the tests use", ("cs",), {}, _JVM),
     Executor("kotlin", "main.kt", ["sh", "-c", "kotlinc main.kt -include-runtime -d main.jar 2>/dev/null && "
-                                   "java -jar main.jar"], ["kotlinc", "java"],
+                                   "java -ea -jar main.jar"], ["kotlinc", "java"],
              "install kotlinc (not packaged by Debian 12; e.g. sdk install kotlin)", ("kt",), {}, _JVM),
     Executor("scala", "Main.scala", ["sh", "-c", "scalac Main.scala && scala Main"], ["scalac", "scala"],
-             "apt-get install scala", (), {}, _JVM),
+             "apt-get install scala", (), {}, _JVM,
+             harness_command=["sh", "-c", "scalac Main.scala && scala MmxHarness"]),
     Executor("swift", "main.swift", ["sh", "-c", "swiftc main.swift -o main && ./main"], ["swiftc"],
              "install the Swift toolchain from swift.org (not packaged by Debian 12)", (), {}, _BIG_VM),
 ]}
