@@ -61,6 +61,8 @@ def test_ctc_skip_records_bad_audio(models, task_yaml, tmp_path, capsys):
     res = json.loads((tmp_path / "run" / "results.json").read_text())
     task = res["tasks"]["tiny_asr"]
     assert task["n_records"] == 8 and res["run"]["on_error"] == "skip"
+    # the normaliser behind the WER is named, so a number can be matched with published ones
+    assert task["normalizer"]["en"].startswith("whisper-english") and task["normalizer"]["other"]
     recs = read_records(tmp_path / "run", "tiny_asr")
     bad = {r["id"]: r for r in recs if r["extra"].get("error")}
     assert sorted(bad) == ["de/corrupt.wav", "de/empty.wav"]
@@ -83,7 +85,8 @@ def test_ctc_skip_records_bad_audio(models, task_yaml, tmp_path, capsys):
         assert m["rtfx"] > 0
     assert task["metric_defs"]["err"]["higher_is_better"] is False
     assert task["metric_defs"]["rtfx"] == {"type": "ratio", "num": "audio_s", "den": "compute_s",
-                                           "higher_is_better": True}
+                                           "higher_is_better": True, "scale": 1.0, "unit": "x real time",
+                                           "ci": "bootstrap-percentile"}
 
     # A rerun into a new folder comes from the output cache: no model load, same transcripts and timings.
     code, _, err = cli(capsys, "evaluate", "--tasks", task_yaml, "--model", f"hf-ctc:{models['ctc']}",

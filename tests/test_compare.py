@@ -4,18 +4,16 @@ import json
 import random
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-from mmx.cli import main
 from mmx.errors import MmxError
 from mmx.report.aggregate import aggregate_task
 from mmx.report.compare import compare_runs
 from mmx.report.run import load_run
 from mmx.schema import SCHEMA_VERSION, Record, RecordStore, write_json
-from cli_runner import cli
+from cli_runner import cli, run_main
 
 LANGS = ["ar", "de", "el", "en", "es", "fr", "hi", "ja", "ko", "ru", "sw", "th", "tr", "uk", "zh"]
 
@@ -92,7 +90,7 @@ def test_noise_is_not_flagged(runs, capsys):
     assert any(c["delta"] != 0 for c in res["changes"])  # the noise did change the scores
     code, out, _ = cli(capsys, "compare", runs["base"], runs["noise"], "--format", "md")
     assert code == 0 and out.strip().splitlines()[-1].startswith("PASS")
-    assert "| syn | sw | acc |" in out
+    assert "| syn | sw | acc x100 |" in out
 
 
 def test_json_format_and_threshold(runs, capsys):
@@ -176,14 +174,7 @@ def real_runs(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("real")
     spec = build_tiny("hf-clip", d / "tiny", seed=0)
-    old = sys.argv
-    sys.argv = ["mmx", "evaluate", "--suite", "vision", "--model", spec, "--output", str(d / "base"), "--no-progress"]
-    try:
-        main()
-    except SystemExit as e:
-        assert not e.code
-    finally:
-        sys.argv = old
+    assert run_main("evaluate", "--suite", "vision", "--model", spec, "--output", d / "base", "--no-progress") == 0
     shutil.copytree(d / "base", d / "new")
     p = d / "new" / "samples" / "probe_retrieval.jsonl"
     rows = [json.loads(x) for x in p.read_text().splitlines()]
@@ -197,7 +188,8 @@ def real_runs(tmp_path_factory):
 def test_real_run_carries_cis_and_gate_catches_planted_drop(real_runs, capsys):
     base, new = real_runs
     task = json.loads((base / "results.json").read_text())["tasks"]["probe_retrieval"]
-    assert task["metric_defs"]["t2i_r1"] == {"type": "mean", "higher_is_better": True}
+    assert {k: task["metric_defs"]["t2i_r1"][k] for k in ("type", "higher_is_better", "scale")} == \
+        {"type": "mean", "higher_is_better": True, "scale": 100.0}
     de = task["languages"]["de"]
     lo, hi = de["ci"]["t2i_r10"]
     assert lo <= de["metrics"]["t2i_r10"] <= hi and task["bootstrap"]["n_resamples"] == 1000
@@ -206,6 +198,73 @@ def test_real_run_carries_cis_and_gate_catches_planted_drop(real_runs, capsys):
     assert code == 1 and "probe_retrieval/de" in out.strip().splitlines()[-1]
     code, out, _ = cli(capsys, "compare", base, base)
     assert code == 0 and "PASS" in out.strip().splitlines()[-1]
+
+
+def points_run(out: Path, points: int, n=8):
+    """A ratio metric of exactly points/100 (every sum exact in binary): 8 samples, each points/8 over 12.5."""
+    recs = [Record(f"de/{i}", "de", None, None, {"num": points / 8, "den": 12.5}) for i in range(n)]
+    return write_run(out, recs, metrics=("score",), ratios={"score": ("num", "den")})
+
+
+@pytest.mark.parametrize("before, after", [(50, 49), (47, 46)])
+def test_a_drop_of_exactly_the_threshold_does_not_fail(tmp_path, capsys, before, after):
+    """The issue's two examples: in floats 0.49 - 0.50 is -0.010000000000000009 and 0.46 - 0.47 is
+    -0.009999999999999953, so `drop > threshold` failed the first (FAIL, exit 1) and passed the second.
+    Both are a drop of exactly the threshold, which passes ("a drop larger than this fails"); all 8 pairs
+    dropped, so the change itself is significant (exact p = 2^-7)."""
+    b, n = points_run(tmp_path / "b", before), points_run(tmp_path / "n", after)
+    res = compare_runs(load_run(b), load_run(n), threshold=0.01)
+    (c,) = res["changes"]
+    assert c["baseline"] == before / 100 and c["new"] == after / 100
+    assert c["delta"] == after / 100 - before / 100 and c["p"] == pytest.approx(2 ** -7)
+    assert not c["regression"] and res["regressions"] == []
+    code, out, _ = cli(capsys, "compare", b, n, "--threshold", 0.01)
+    assert code == 0 and out.strip().splitlines()[-1].startswith("PASS")
+    # A drop of twice the threshold still fails.
+    n2 = points_run(tmp_path / "n2", before - 2)
+    assert compare_runs(load_run(b), load_run(n2), threshold=0.01)["regressions"] == ["syn/de"]
+
+
+def test_few_samples_say_what_the_gate_can_detect(tmp_path, capsys):
+    """15 languages of 8 samples; NEW loses all 8 in sw. With Holm over 15 tests the exact permutation
+    test needs 15 * 2^(1-k) < 0.05, k >= 10 changed pairs: sw cannot fail, and the output says so."""
+    base = [Record(f"{x}/{i}", x, None, None, {"acc": 1.0}) for x in LANGS for i in range(8)]
+    new = [Record(r.id, r.language, None, None, {"acc": 0.0 if r.language == "sw" else 1.0}) for r in base]
+    b, n = write_run(tmp_path / "b", base), write_run(tmp_path / "n", new)
+    res = compare_runs(load_run(b), load_run(n))
+    sw = next(c for c in res["changes"] if c["language"] == "sw")
+    assert sw["delta"] == -1.0 and sw["p"] == pytest.approx(2 ** -7) and not sw["regression"]
+    assert sw["min_pairs"] == 10 and sw["mde"] == pytest.approx(10 / 8)
+    assert any(w.startswith("syn/sw: only 8 paired samples") and "cannot fail here at all" in w
+               for w in res["warnings"])
+    assert len(res["warnings"]) == len(LANGS)
+    code, out, _ = cli(capsys, "compare", b, n, "--format", "md")
+    assert code == 0 and "WARNING: syn/sw: only 8 paired samples" in out and "min. detectable" in out
+    assert "| syn | sw | acc x100 | 8 | 100.0 | 0.0 | -100.0 |" in out and "| never |" in out
+    code, out, _ = cli(capsys, "compare", b, n, "--format", "json")
+    assert json.loads(out)["changes"][0]["min_pairs"] == 10
+    # One language of 200 samples, one test: k >= 6, so the smallest detectable drop is 6/200 = 3 points,
+    # above a 1-point threshold: warned. At a 5-point threshold: no warning.
+    big = [Record(f"de/{i}", "de", None, None, {"acc": float(i % 2)}) for i in range(200)]
+    b1 = write_run(tmp_path / "b1", big)
+    res = compare_runs(load_run(b1), load_run(b1))
+    (c,) = res["changes"]
+    assert c["min_pairs"] == 6 and c["mde"] == pytest.approx(0.03)
+    assert res["warnings"] == ["syn/de: with 200 paired samples the smallest drop the gate can detect is 3.0 "
+                               "(6 samples), above the threshold 1.0: a drop of the threshold's size there "
+                               "would pass unseen"]
+    assert compare_runs(load_run(b1), load_run(b1), threshold=0.05)["warnings"] == []
+
+
+def test_zero_paired_samples_is_an_error_not_a_pass(tmp_path, capsys):
+    base = base_records(n=20, langs=["de", "en"])
+    b = write_run(tmp_path / "b", base)
+    other = write_run(tmp_path / "o", [Record(r.id.replace("/", "/x"), r.language, None, None, r.scores)
+                                       for r in base], fingerprint="fp2")
+    code, out, err = cli(capsys, "compare", b, other, "--allow-different-data")
+    assert code == 2 and "PASS" not in out and "no paired samples to compare" in err
+    with pytest.raises(MmxError, match="no paired samples.*language\\(s\\) de"):
+        compare_runs(load_run(b), load_run(other), allow_different_data=True, languages=["de"])
 
 
 def test_false_alarm_rate_on_noise(tmp_path):

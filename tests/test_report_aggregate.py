@@ -67,16 +67,20 @@ def test_metric_directions():
     assert higher_is_better("t2i_r1") and higher_is_better("accuracy") and higher_is_better("pass@1")
     assert not higher_is_better("wer") and not higher_is_better("cer_norm") and not higher_is_better("loss")
     assert higher_is_better("wer", {"wer": True}) and not higher_is_better("acc", {"acc": False})
-    assert metric_defs(["acc"], None, {"acc": False}) == {"acc": {"type": "mean", "higher_is_better": False}}
+    assert metric_defs(["acc"], None, {"acc": False}) == {"acc": {
+        "type": "mean", "higher_is_better": False, "scale": 100.0, "unit": "points (x100)",
+        "ci": "bootstrap-percentile"}}
+    # The old per-kind overrides agree with the table in mmx/metrics/defs.py.
+    assert not higher_is_better("err") and higher_is_better("rtfx") and not higher_is_better("skipped")
 
 
 def test_bootstrap_is_seeded_and_per_language():
     rnd = random.Random(0)
-    recs = [rec(f"{lang}/{i}", lang, acc=float(rnd.random() < 0.5)) for lang in ("en", "de", "fr") for i in range(60)]
+    recs = [rec(f"{lang}/{i}", lang, acc=rnd.random()) for lang in ("en", "de", "fr") for i in range(60)]
     a, b = aggregate_task(recs, ["acc"]), aggregate_task(recs, ["acc"])
     assert a["languages"]["de"]["ci"] == b["languages"]["de"]["ci"]
-    assert a["bootstrap"] == {"method": "percentile", "level": 0.95, "n_resamples": 1000, "seed": 0,
-                              "unit": "samples resampled within each language"}
+    assert a["bootstrap"]["method"] == "percentile" and a["bootstrap"]["n_resamples"] == 1000
+    assert a["metric_defs"]["acc"]["ci"] == "bootstrap-percentile"  # scores in [0, 1], not all 0 or 1
     other = aggregate_task(recs, ["acc"], seed=1)
     assert other["languages"]["de"]["ci"] != a["languages"]["de"]["ci"]
     # A language's CI does not depend on which other languages are in the run, nor on record order.

@@ -15,7 +15,7 @@ from mmx.languages import get_language
 from mmx.report.run import load_run
 from mmx.report.summary import summarize
 from mmx.schema import write_json
-from cli_runner import cli
+from cli_runner import cli, run_main
 from test_compare import LANGS, base_records, write_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -37,7 +37,7 @@ def test_markdown_report(run_dir, capsys):
         lo, hi = d["ci"]["acc"]
         row = f"| {lang} | {get_language(lang).name} |"
         assert row in out
-        assert f"{100 * d['metrics']['acc']:.1f} ({100 * lo:.1f}, {100 * hi:.1f})" in out
+        assert f"{100 * d['metrics']['acc']:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]" in out
     assert "By script" in out and "| Cyrl | ru, uk |" in out and "Spread across languages" in out
 
 
@@ -131,6 +131,72 @@ def test_html_renders_in_headless_chromium(run_dir, capsys, tmp_path):
     assert red.sum() > 5000
 
 
+@pytest.fixture(scope="module")
+def asr_run(tmp_path_factory):
+    """The real `mmx evaluate` of the ASR probe (2 languages, 2 samples each) with the tiny random Whisper:
+    corpus WER is a ratio metric shown x100, RTFx a speed factor shown as it is."""
+    from mmx.models.tiny_speech import build_tiny_whisper
+
+    d = tmp_path_factory.mktemp("asr-report")
+    model = build_tiny_whisper(d / "whisper")
+    assert run_main("evaluate", "--tasks", "probe_asr", "--model", f"hf-whisper:{model}", "--languages", "en,de",
+                    "--limit", 2, "--output", d / "run", "--no-progress", "--device", "cpu") == 0
+    return d / "run"
+
+
+def _cells(text: str, prefix: str) -> list[str]:
+    line = next(x for x in text.splitlines() if x.startswith(prefix))
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def test_real_asr_run_shows_rtfx_as_is_and_wer_x100(asr_run, capsys, tmp_path):
+    from rich.console import Console
+
+    from mmx.report.table import render_tables
+
+    res = json.loads((asr_run / "results.json").read_text())
+    t = res["tasks"]["probe_asr"]
+    defs = t["metric_defs"]
+    assert defs["rtfx"]["scale"] == 1.0 and defs["rtfx"]["type"] == "ratio" and defs["rtfx"]["higher_is_better"]
+    assert defs["wer"]["scale"] == 100.0 and defs["wer"]["type"] == "ratio" and not defs["wer"]["higher_is_better"]
+    en = t["languages"]["en"]["metrics"]
+    rtfx, wer = en["rtfx"], en["wer"]
+    assert rtfx > 0 and wer is not None and f"{rtfx:.2f}" != f"{100 * rtfx:.1f}"
+    # Markdown: the per-language row, cell by cell.
+    code, md, _ = cli(capsys, "report", asr_run)
+    assert code == 0
+    head = _cells(md, "| lang | name | script |")
+    row = dict(zip(head, _cells(md, "| en | English | Latn |")))
+    assert row["rtfx"].split()[0] == f"{rtfx:.2f}" and row["wer x100 (lower=better)"].split()[0] == f"{100 * wer:.1f}"
+    lo, hi = t["languages"]["en"]["ci"]["rtfx"]
+    assert row["rtfx"] == f"{rtfx:.2f} [{lo:.2f}, {hi:.2f}]"
+    assert "Per language (scores x100 (rtfx as is))" in md
+    # JSON carries the scale; HTML shows the same cells.
+    code, js, _ = cli(capsys, "report", asr_run, "--format", "json")
+    assert json.loads(js)["tasks"]["probe_asr"]["metric_defs"]["rtfx"]["scale"] == 1.0
+    code, _, _ = cli(capsys, "report", asr_run, "--format", "html", "--output", tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text()
+    assert f"<td>{row['rtfx']}</td>" in html and f"<td>{row['wer x100 (lower=better)']}</td>" in html
+    assert f"<td>{100 * rtfx:.1f} [" not in html
+    # The table `mmx evaluate` prints.
+    console = Console(width=250, record=True, file=io.StringIO())
+    render_tables(res, console)
+    text = console.export_text()
+    assert "scores x100 (rtfx as is)" in " ".join(text.split()) and f" {rtfx:.2f} " in text
+    assert f" {100 * wer:.1f} " in text and f" {100 * rtfx:.1f} " not in text
+    # `mmx compare`: the same formatter.
+    for metric, shown in (("rtfx", f"{rtfx:.2f}"), ("wer", f"{100 * wer:.1f}")):
+        code, js, err = cli(capsys, "compare", asr_run, asr_run, "--metric", metric, "--format", "json")
+        assert code == 0, (js, err)
+        c = next(x for x in json.loads(js)["changes"] if x["language"] == "en")
+        assert c["baseline"] == pytest.approx(en[metric])
+        code, out, _ = cli(capsys, "compare", asr_run, asr_run, "--metric", metric, "--format", "md")
+        assert code == 0
+        cells = _cells(out, "| probe_asr | en |")
+        assert cells[2] == (metric if metric == "rtfx" else "wer x100 (lower=better)")
+        assert cells[4:7] == [shown, shown, "+0.00" if metric == "rtfx" else "+0.0"]
+
+
 def test_evaluate_table_shows_the_primary_metric_ci(run_dir):
     from rich.console import Console
 
@@ -141,4 +207,6 @@ def test_evaluate_table_shows_the_primary_metric_ci(run_dir):
     render_tables(res, console)
     text = console.export_text()
     lo, hi = res["tasks"]["syn"]["languages"]["sw"]["ci"]["acc"]
-    assert "CI acc" in text and f"{100 * lo:.1f}-{100 * hi:.1f}" in text and "RANDOM WEIGHTS" in text
+    assert "CI acc" in text and f"[{100 * lo:.1f}, {100 * hi:.1f}]" in text and "RANDOM WEIGHTS" in text
+    flat = " ".join(text.split())  # the title wraps at the table's width
+    assert "scores x100;" in flat and "CI: 95% Wilson" in flat

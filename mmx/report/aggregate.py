@@ -5,20 +5,30 @@ records that carry it (NaN scores, e.g. a query with nothing relevant, are left 
 A *ratio* metric (corpus WER = all errors / all reference words) is instead the sum of one
 per-sample score over the sum of another; results.json names these in ``metric_defs``.
 
-Also here: the direction of each metric (``higher_is_better``), aggregates per script, family and
-resource level (from mmx/languages.py), the spread across languages, and seeded percentile
-bootstrap CIs (samples resampled within a language; see mmx/report/stats.py).
+Also here: aggregates per script, family and resource level (from mmx/languages.py), the spread
+across languages, and confidence intervals:
+
+- a language's CI: the Wilson score interval (Wilson 1927) for a *proportion* metric (a mean metric
+  whose per-sample scores are all 0 or 1), which stays honest when every sample is 0 or every one is 1
+  (a bootstrap interval is then [0, 0]); a seeded percentile bootstrap (samples resampled within the
+  language; mmx/report/stats.py) for every other metric. metric_defs[m]["ci"] says which.
+- the gap to English: a paired bootstrap over *items* (the same source item in each language of
+  parallel data: XTD10 images, HumanEval-XL problems, the probe's captions), so what the languages share
+  cancels; languages that share no item are resampled independently. ``gap_to_en_pairing`` says which.
+- macro averages: the mean of the languages' bootstrap distributions.
+
+Directions, display scales and units come from mmx/metrics/defs.py.
 """
 from __future__ import annotations
 
 import math
-import re
 import statistics
 from collections import defaultdict
 from typing import Iterable
 
 import numpy as np
 
+from mmx.metrics import defs
 from mmx.report import stats
 from mmx.schema import Record
 
@@ -74,24 +84,27 @@ def gap_to_reference(langs: dict[str, dict], metrics: list[str], ref: str = REFE
             for lang, d in langs.items()}
 
 
-# Metrics where lower is better, by the name's first token ("wer", "cer_norm", "loss@eval"); every other
-# metric is higher-is-better. A TaskKind overrides per metric with a class attribute
-# ``higher_is_better = {"metric": bool}`` (the runner passes it to aggregate_task).
-LOWER_IS_BETTER = {"wer", "cer", "ter", "per", "der", "mer", "wil", "error", "loss", "perplexity", "ppl",
-                   "latency", "rtf"}
 GROUPINGS = ("script", "family", "resource_level")
+LOWER_IS_BETTER = defs.LOWER_IS_BETTER  # kept for old imports; the table lives in mmx/metrics/defs.py
+higher_is_better = defs.higher_is_better
 
 
-def higher_is_better(metric: str, overrides: dict[str, bool] | None = None) -> bool:
-    if overrides and metric in overrides:
-        return bool(overrides[metric])
-    return re.split(r"[_@.\-]", metric.lower())[0] not in LOWER_IS_BETTER
+def is_proportion(records: Iterable[Record], metric: str, ratios: dict[str, tuple[str, str]] | None = None) -> bool:
+    """A mean metric whose per-sample scores are all 0 or 1 (a share of samples): gets Wilson intervals."""
+    if ratios and metric in ratios:
+        return False
+    vals = [v for r in records if (v := r.scores.get(metric)) is not None and not math.isnan(v)]
+    return bool(vals) and all(v in (0.0, 1.0) for v in vals)
 
 
 def metric_defs(metrics: list[str], ratios: dict[str, tuple[str, str]] | None = None,
-                directions: dict[str, bool] | None = None) -> dict[str, dict]:
+                directions: dict[str, bool] | None = None, proportions: Iterable[str] = ()) -> dict[str, dict]:
+    """results.json's metric_defs: how the metric aggregates (mean or ratio of sums), its direction, its
+    display scale and unit (mmx/metrics/defs.py), and the interval its per-language CI uses."""
+    props = set(proportions)
     return {m: {**({"type": "ratio", "num": ratios[m][0], "den": ratios[m][1]} if ratios and m in ratios
-                   else {"type": "mean"}), "higher_is_better": higher_is_better(m, directions)}
+                   else {"type": "mean"}), "higher_is_better": higher_is_better(m, directions),
+                **defs.display(m), "ci": "wilson" if m in props else "bootstrap-percentile"}
             for m in metrics}
 
 
@@ -199,34 +212,118 @@ def spread(langs: dict[str, dict], metrics: list[str], defs: dict[str, dict]) ->
     return out
 
 
+def item_key(record: Record) -> str:
+    """The source item a sample belongs to, the same in every language of parallel data: ``extra["item"]``
+    when the task kind sets one, else the id without its language segment ("de/python/0" -> "python/0",
+    "t2i/de/img1/0" -> "t2i/img1/0", "de/img3" -> "img3")."""
+    item = record.extra.get("item") if record.extra else None
+    if item is not None:
+        return str(item)
+    parts = record.id.split("/")
+    if record.language in parts:
+        parts.remove(record.language)
+    return "/".join(parts)
+
+
+def gap_bootstraps(recs: list[Record], ref_recs: list[Record], metrics: list[str],
+                   ratios: dict[str, tuple[str, str]] | None, n_resamples: int, rng: np.random.Generator) -> dict:
+    """metric -> (bootstrap distribution of the gap language - reference, shared items), *items* resampled:
+    an item drawn brings its samples in both languages (or in the one that has it), so what an item both
+    share does to both scores cancels in the gap. (None, 0) when the languages share no item."""
+    item_of = {r.id: item_key(r) for r in (*recs, *ref_recs)}
+    cols: dict[str, list] = {}
+    groups_: dict[tuple, list] = defaultdict(list)
+    for m in metrics:  # metrics carried by the same samples share one set of resamples
+        sides = [score_matrix(rs, m, ratios) for rs in (recs, ref_recs)]
+        cols[m] = sides
+        groups_[tuple(tuple(ids) for ids, _ in sides)].append(m)
+    out = {}
+    for (ids_c, ids_r), ms in groups_.items():
+        shared = len({item_of[i] for i in ids_c} & {item_of[i] for i in ids_r})
+        if not shared:
+            out.update({m: (None, 0) for m in ms})
+            continue
+        units = {u: j for j, u in enumerate(sorted({item_of[i] for i in (*ids_c, *ids_r)}))}
+        # Per item and metric: [values..., count] for the language, then the same for the reference; a mean
+        # is value sum / count drawn, a ratio numerator sum / denominator sum.
+        blocks = []
+        for m in ms:
+            for ids, vals in cols[m]:
+                block = np.zeros((len(units), vals.shape[1] + 1))
+                rows = [units[item_of[i]] for i in ids]
+                np.add.at(block[:, :-1], rows, vals)  # (a view: adds into block)
+                np.add.at(block[:, -1], rows, 1.0)
+                blocks.append(block)
+        sums = stats.bootstrap_sums(np.concatenate(blocks, axis=1), n_resamples, rng)
+        starts = np.cumsum([0] + [b.shape[1] for b in blocks])
+        for j, m in enumerate(ms):
+            # Either way the value is column 0 over column 1 of the block: value / count, or num / den.
+            lang, ref = (sums[:, starts[2 * j + s]:starts[2 * j + s] + 2] for s in (0, 1))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gap = lang[:, 0] / lang[:, 1] - ref[:, 0] / ref[:, 1]
+            out[m] = (np.where(np.isfinite(gap), gap, np.nan), shared)
+    return out
+
+
+def language_ci(records: list[Record], metric: str, ratios, boot: np.ndarray, proportion: bool,
+                level: float = stats.LEVEL) -> list[float] | None:
+    """Wilson for a proportion metric, the bootstrap percentile interval otherwise."""
+    if proportion:
+        vals = [v for r in records if (v := r.scores.get(metric)) is not None and not math.isnan(v)]
+        return stats.wilson_ci(sum(vals), len(vals), level)
+    return stats.percentile_ci(boot, level)
+
+
 def confidence(langs: dict[str, dict], boots: dict[str, dict[str, np.ndarray]], metrics: list[str],
-               ref: str = REFERENCE_LANGUAGE, level: float = stats.LEVEL) -> dict:
+               ref: str = REFERENCE_LANGUAGE, level: float = stats.LEVEL, records: list[Record] | None = None,
+               ratios: dict[str, tuple[str, str]] | None = None, proportions: Iterable[str] = (),
+               n_resamples: int = stats.N_RESAMPLES, seed: int = stats.SEED) -> dict:
     """CIs of each language's metrics, of the macro average and of the gap to English."""
-    lang_ci = {c: {m: stats.percentile_ci(boots[c][m], level) for m in metrics} for c in langs}
-    macro_ci, gap_ci = {}, {}
+    by_lang: dict[str, list[Record]] = defaultdict(list)
+    for r in records or []:
+        by_lang[r.language].append(r)
+    for c in by_lang:
+        by_lang[c].sort(key=lambda r: r.id)  # the CI must not depend on the order of records
+    props = set(proportions)
+    lang_ci = {c: {m: language_ci(by_lang[c], m, ratios, boots[c][m], m in props, level) for m in metrics}
+               for c in langs}
+    macro_ci, gap_ci, pairing = {}, {}, {}
     for m in metrics:
         have = [boots[c][m] for c, d in langs.items() if d["metrics"][m] is not None]
         b = _mean_boot(have)
         macro_ci[m] = stats.percentile_ci(b, level) if b is not None else None
     if ref in langs:
-        # Languages are resampled independently, so the gap's distribution is the difference of theirs.
-        gap_ci = {c: {m: stats.percentile_ci(boots[c][m] - boots[ref][m], level) for m in metrics} for c in langs}
-    return {"languages": lang_ci, "macro": macro_ci, "gap_to_en": gap_ci}
+        for c in langs:
+            gap_ci[c], pairing[c] = {}, {}
+            gb = {} if c == ref or not records else gap_bootstraps(by_lang[c], by_lang[ref], metrics, ratios,
+                                                                   n_resamples, stats.rng_for(seed, "gap", c))
+            for m in metrics:
+                paired, shared = gb.get(m, (None, 0))
+                if paired is None:  # no shared items: independent resamples, the gap's is the difference
+                    paired = boots[c][m] - boots[ref][m]
+                gap_ci[c][m] = stats.percentile_ci(paired, level)
+                pairing[c][m] = {"paired": bool(shared), "shared_items": shared}
+    return {"languages": lang_ci, "macro": macro_ci, "gap_to_en": gap_ci, "gap_pairing": pairing}
 
 
 def aggregate_task(records: list[Record], metrics: list[str],
                    ratios: dict[str, tuple[str, str]] | None = None, directions: dict[str, bool] | None = None,
                    *, n_resamples: int = stats.N_RESAMPLES, seed: int = stats.SEED, level: float = stats.LEVEL) -> dict:
     langs = per_language(records, metrics, ratios)
-    defs = metric_defs(metrics, ratios, directions)
+    props = [m for m in metrics if is_proportion(records, m, ratios)]
+    mdefs = metric_defs(metrics, ratios, directions, props)
     boots = bootstrap_languages(records, metrics, ratios, n_resamples, seed)
-    ci = confidence(langs, boots, metrics, level=level)
+    ci = confidence(langs, boots, metrics, level=level, records=records, ratios=ratios, proportions=props,
+                    n_resamples=n_resamples, seed=seed)
     for code, d in langs.items():
         d["ci"] = ci["languages"][code]
     return {"languages": langs, "overall": {**overall(langs, records, metrics, ratios), "macro_ci": ci["macro"]},
             "gap_to_en": gap_to_reference(langs, metrics), "gap_to_en_ci": ci["gap_to_en"],
+            "gap_to_en_pairing": ci["gap_pairing"],
             "groups": groups(langs, records, metrics, ratios, boots, level),
-            "spread": spread(langs, metrics, defs),
-            "metric_defs": defs,
+            "spread": spread(langs, metrics, mdefs),
+            "metric_defs": mdefs,
             "bootstrap": {"method": "percentile", "level": level, "n_resamples": n_resamples, "seed": seed,
-                          "unit": "samples resampled within each language"}}
+                          "unit": "samples resampled within each language; gap to English: items shared "
+                                  "across languages resampled together (see gap_to_en_pairing)",
+                          "proportions": "Wilson score interval per language (metric_defs[m]['ci'])"}}

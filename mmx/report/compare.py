@@ -6,8 +6,24 @@ swaps the two runs' scores on a random half of the samples; see permutation_p fo
 are Holm-adjusted over all (task, language) tests, so a suite of 100 languages does not fail a release
 by chance.
 
+With few differing pairs (2^n <= EXACT_MAX) the permutation p-value is exact: every swap pattern is
+enumerated, as scipy.stats.permutation_test(..., permutation_type="samples") does (checked in the tests).
+
 A language *regresses* when it got worse (by the metric's direction) by more than the threshold and
-its adjusted p-value is below alpha.
+its adjusted p-value is below alpha. "More than" is decided with a relative tolerance of 1e-9
+(``exceeds``), so a drop of exactly the threshold never fails, whatever the float rounding of the
+two scores (0.50 -> 0.49 and 0.47 -> 0.46 at threshold 0.01 both pass).
+
+Detectability (``min_pairs``, ``mde``): with n paired samples the smallest two-sided p-value the exact
+sign-flip permutation test can reach is 2^(1-n) (every differing pair moved the same way; the Monte-Carlo
+p-value cannot go below 1/(1 + permutations) either). Holm compares the smallest p-value of m tests with
+alpha/m, so a single language that regressed can only be flagged when k pairs changed, with
+m * 2^(1-k) < alpha: ``min_pairs`` is the smallest such k. For a metric shown as a fraction (per-sample
+scores in [0, 1]) a sample can move the score by at most 1/n, so the smallest drop the gate can detect
+there is ``mde = min_pairs / n`` (for a ratio metric such as corpus WER, an approximation: a sample's
+weight is its share of the reference words). When mde exceeds the threshold, or min_pairs exceeds n
+(the language can never fail), `mmx compare` prints a warning: a drop of the threshold's size there
+would pass unseen.
 """
 from __future__ import annotations
 
@@ -17,10 +33,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from mmx.errors import MmxError
+from mmx.metrics import defs as metric_display
 from mmx.report import stats
 from mmx.report.aggregate import ratios_of, score_matrix
 from mmx.report.run import Run
 
+EXACT_MAX = 1 << 16  # swap patterns enumerated exactly up to 16 differing pairs
+REL_TOL = 1e-9  # "drop > threshold" up to float rounding
 MIN_TAIL = 10  # permutations beyond the observed change needed to trust the Monte-Carlo p-value
 MAX_PERMUTATIONS = 200_000  # when the tail needs more: resolves p down to 5e-6 (Holm over 10,000 tests)
 PERMUTATION_BUDGET = 50_000_000  # permutations x differing pairs per test
@@ -41,6 +60,8 @@ class Change:
     p: float | None
     p_adj: float | None = None
     regression: bool = False
+    min_pairs: int | None = None  # changed pairs needed before the gate can flag this language (Holm, alpha)
+    mde: float | None = None  # the smallest drop it can detect here, in metric units (None: not a fraction)
 
     @property
     def gain(self) -> float | None:
@@ -63,13 +84,22 @@ def paired_test(base: np.ndarray, new: np.ndarray, kind: str, n_resamples: int, 
 def permutation_p(base: np.ndarray, new: np.ndarray, kind: str, delta: float, n_resamples: int,
                   rng: np.random.Generator) -> float:
     """Two-sided paired permutation p-value. Swapping a pair with equal scores changes nothing, so only the
-    differing pairs are permuted. A tail the first resamples cannot resolve is resampled again, up to a
+    differing pairs are permuted: all 2^n patterns when there are few (exact), else at random. A tail the
+    first resamples cannot resolve is resampled again, up to a
     compute budget; beyond it, with many differing pairs, a normal fitted to the permutation distribution."""
     differ = np.any(base != new, axis=1)
     n_eff = int(differ.sum())
     if n_eff == 0 or math.isnan(delta):
         return 1.0
     fixed_b, fixed_n = base[~differ].sum(0), new[~differ].sum(0)
+    if (1 << n_eff) <= EXACT_MAX:  # every swap pattern of the differing pairs: the exact p-value
+        patterns = ((np.arange(1 << n_eff)[:, None] >> np.arange(n_eff)) & 1).astype(np.float64)
+        diff = base[differ] - new[differ]
+        moved = patterns @ diff
+        sb, sn = base[differ].sum(0) - moved, new[differ].sum(0) + moved
+        perm = stats.stat_from_sums(sn + fixed_n, len(base), kind) - stats.stat_from_sums(sb + fixed_b, len(base), kind)
+        perm = perm[~np.isnan(perm)]
+        return float(np.mean(np.abs(perm) >= abs(delta) - 1e-12)) if perm.size else 1.0
 
     def run(b: int):
         sb, sn = stats.swap_sums(base[differ], new[differ], b, rng)
@@ -140,19 +170,61 @@ def compare_runs(base: Run, new: Run, metric: str | None = None, threshold: floa
         if (bdef["type"], bdef.get("num"), bdef.get("den")) != (ndef["type"], ndef.get("num"), ndef.get("den")):
             raise MmxError(f"{t}: metric {m} is defined differently in the two runs ({bdef} vs {ndef})")
         changes += _compare_task(base, new, t, m, bdef, languages, n_resamples, seed, notes)
+    if not any(c.n for c in changes):
+        raise MmxError(f"no paired samples to compare: BASELINE {base.dir} and NEW {new.dir} share no sample id "
+                       f"carrying the metric in task(s) {', '.join(names)}"
+                       + (f" and language(s) {', '.join(languages)}" if languages else "")
+                       + "; evaluate both runs on the same data (same --tasks, --languages, --limit)")
     tested = [c for c in changes if c.p is not None]
+    warnings: list[str] = []
     for c, p_adj in zip(tested, stats.holm([c.p for c in tested])):
         c.p_adj = p_adj
-        c.regression = c.gain is not None and c.gain < -threshold and p_adj < alpha
+        c.regression = c.gain is not None and exceeds(-c.gain, threshold) and p_adj < alpha
+    for c in changes:
+        scale = base.defs(c.task)[c.metric].get("scale") or metric_display.scale_of(c.metric)
+        c.min_pairs = min_pairs(len(tested), alpha)
+        c.mde = c.min_pairs / c.n if c.n and scale == 100 else None
+        warnings += detectability_warning(c, threshold, alpha, len(tested), base.defs(c.task))
     return {"baseline": {"dir": str(base.dir), "model": base.results.get("model", {}).get("spec"),
                          "random_weights": base.random_weights},
             "new": {"dir": str(new.dir), "model": new.results.get("model", {}).get("spec"),
                     "random_weights": new.random_weights},
             "settings": {"threshold": threshold, "alpha": alpha, "correction": "holm", "n_resamples": n_resamples,
                          "seed": seed, "ci_level": stats.LEVEL, "test": "paired permutation (two-sided)"},
-            "changes": [{**asdict(c), "gain": c.gain} for c in changes],
+            "changes": [{**asdict(c), "gain": c.gain, "scale": base.defs(c.task)[c.metric].get("scale"),
+                         "unit": base.defs(c.task)[c.metric].get("unit")} for c in changes],
             "regressions": [f"{c.task}/{c.language}" for c in changes if c.regression],
-            "notes": notes}
+            "notes": notes, "warnings": warnings}
+
+
+def exceeds(drop: float, threshold: float) -> bool:
+    """drop > threshold, with values equal up to float rounding (relative 1e-9) counting as equal."""
+    return drop > threshold and not math.isclose(drop, threshold, rel_tol=REL_TOL, abs_tol=1e-12)
+
+
+def min_pairs(m: int, alpha: float) -> int:
+    """The fewest pairs that must all change the same way before one of m Holm-adjusted tests can reach
+    alpha: the smallest k with m * 2^(1-k) < alpha (the exact sign-flip test's smallest p-value)."""
+    m = max(m, 1)
+    k = 1
+    while m * 2.0 ** (1 - k) >= alpha:
+        k += 1
+    return k
+
+
+def detectability_warning(c: Change, threshold: float, alpha: float, m: int, mdefs: dict) -> list[str]:
+    where = f"{c.task}/{c.language}"
+    if c.n == 0:
+        return [f"{where}: no paired samples, not tested: a regression there cannot fail the gate"]
+    if c.min_pairs > c.n:
+        return [f"{where}: only {c.n} paired samples; with {m} tests (Holm, alpha {alpha:g}) a language needs "
+                f"at least {c.min_pairs} changed samples to be flagged, so the gate cannot fail here at all"]
+    if c.mde is not None and exceeds(c.mde, threshold):
+        fmt = lambda v: metric_display.format_value(c.metric, v, defs=mdefs)  # noqa: E731
+        return [f"{where}: with {c.n} paired samples the smallest drop the gate can detect is {fmt(c.mde)} "
+                f"({c.min_pairs} samples), above the threshold {fmt(threshold)}: a drop of the threshold's size "
+                "there would pass unseen"]
+    return []
 
 
 def _compare_task(base: Run, new: Run, t: str, m: str, mdef: dict, languages: list[str] | None,
@@ -207,6 +279,10 @@ def _compare_task(base: Run, new: Run, t: str, m: str, mdef: dict, languages: li
     return out
 
 
+def _fmt(c: dict, v, signed: bool = False) -> str:
+    return metric_display.format_value(c["metric"], v, signed, {c["metric"]: {"scale": c.get("scale")}})
+
+
 def verdict(result: dict) -> str:
     s = result["settings"]
     regs = [c for c in result["changes"] if c["regression"]]
@@ -214,33 +290,35 @@ def verdict(result: dict) -> str:
         n_tests = sum(c["p"] is not None for c in result["changes"])
         return (f"PASS: no language dropped by more than {s['threshold']:g} with significance "
                 f"(alpha {s['alpha']:g}, Holm-adjusted over {n_tests} tests)")
-    items = ", ".join(f"{c['task']}/{c['language']} ({c['metric']} {100 * c['delta']:+.1f}, p_adj={c['p_adj']:.2g})"
-                      for c in regs)
+    items = ", ".join(f"{c['task']}/{c['language']} ({c['metric']} {_fmt(c, c['delta'], True)}, "
+                      f"p_adj={c['p_adj']:.2g})" for c in regs)
     return f"FAIL: {len(regs)} language(s) dropped by more than {s['threshold']:g} with significance: {items}"
-
-
-def _fmt(v, signed=False) -> str:
-    return "-" if v is None else (f"{100 * v:+.1f}" if signed else f"{100 * v:.1f}")
 
 
 def _rows(result: dict) -> list[list[str]]:
     rows = []
     for c in result["changes"]:
-        ci = "-" if c["ci"] is None else f"[{100 * c['ci'][0]:+.1f}, {100 * c['ci'][1]:+.1f}]"
+        sc = {c["metric"]: {"scale": c.get("scale")}}
         if c["regression"]:
             mark = "REGRESSION"
         elif c["p_adj"] is not None and c["p_adj"] < result["settings"]["alpha"] and c["gain"]:
             mark = "better" if c["gain"] > 0 else "worse (within threshold)"
         else:
             mark = ""
-        rows.append([c["task"], c["language"], c["metric"] + ("" if c["higher_is_better"] else " (lower=better)"),
-                     str(c["n"]), _fmt(c["baseline"]), _fmt(c["new"]), _fmt(c["delta"], True), ci,
+        mde = ("never" if c["n"] < (c["min_pairs"] or 0) else _fmt(c, c["mde"])) if c["n"] else "-"
+        rows.append([c["task"], c["language"], c["metric"] + (" x100" if (c.get("scale") or 100) == 100 else "")
+                     + ("" if c["higher_is_better"] else " (lower=better)"),
+                     str(c["n"]), _fmt(c, c["baseline"]), _fmt(c, c["new"]), _fmt(c, c["delta"], True),
+                     metric_display.format_ci(c["metric"], c["ci"], True, sc), mde,
                      "-" if c["p"] is None else f"{c['p']:.2g}", "-" if c["p_adj"] is None else f"{c['p_adj']:.2g}",
                      mark])
     return rows
 
 
-HEADER = ["task", "lang", "metric", "n", "baseline", "new", "change", "95% CI", "p", "p (Holm)", ""]
+HEADER = ["task", "lang", "metric", "n", "baseline", "new", "change", "95% CI", "min. detectable", "p", "p (Holm)",
+          ""]
+LEGEND = ("change = new - baseline; min. detectable: the smallest drop the gate can flag with this many samples "
+          "(Holm, alpha), 'never': too few samples to fail at all")
 
 
 def _header_lines(result: dict) -> list[str]:
@@ -249,7 +327,7 @@ def _header_lines(result: dict) -> list[str]:
     for which in ("baseline", "new"):
         if result[which]["random_weights"]:
             lines.append(f"note: the {which} model has RANDOM WEIGHTS")
-    return lines + [f"note: {n}" for n in result["notes"]]
+    return lines + [f"note: {n}" for n in result["notes"]] + [f"WARNING: {w}" for w in result.get("warnings", [])]
 
 
 def render_compare(result: dict, fmt: str, console) -> None:
@@ -261,7 +339,7 @@ def render_compare(result: dict, fmt: str, console) -> None:
         return
     if fmt == "md":
         lines = ["# mmx compare", "", *(f"- {x}" for x in _header_lines(result)), "",
-                 "Scores x100; change = new - baseline.", "",
+                 LEGEND + ".", "",
                  "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
         lines += ["| " + " | ".join(r) + " |" for r in _rows(result)]
         console.print("\n".join(lines) + "\n", markup=False, highlight=False, soft_wrap=True)
@@ -270,7 +348,7 @@ def render_compare(result: dict, fmt: str, console) -> None:
 
         for line in _header_lines(result):
             console.print(line, markup=False, highlight=False)
-        tbl = Table(*HEADER, title="scores x100; change = new - baseline", title_justify="left")
+        tbl = Table(*HEADER, title=LEGEND, title_justify="left")
         for r in _rows(result):
             tbl.add_row(*r, style="bold red" if r[-1] == "REGRESSION" else None)
         console.print(tbl)

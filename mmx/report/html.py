@@ -12,7 +12,8 @@ from html import escape
 
 import numpy as np
 
-from mmx.report.summary import RANDOM_NOTE, lang_info, task_intro, task_tables
+from mmx.metrics.defs import format_value, scale_of
+from mmx.report.summary import CI_NOTE, RANDOM_NOTE, _direction, lang_info, task_intro, task_tables
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1200px;
@@ -39,7 +40,7 @@ def _img(fig, alt: str) -> str:
 
 
 def heatmap(s: dict) -> str:
-    """Cells show the primary metric x100; colour is per task (tasks' metrics differ in scale and direction):
+    """Cells show the primary metric on its display scale (mmx.metrics.defs); colour is per task (tasks' metrics differ in scale and direction):
     the task's best language brightest, its worst darkest."""
     from matplotlib import colormaps
     from matplotlib.figure import Figure
@@ -52,7 +53,7 @@ def heatmap(s: dict) -> str:
         t = s["tasks"][n]
         for i, c in enumerate(codes):
             v = (t["languages"].get(c) or {}).get("metrics", {}).get(t["primary_metric"])
-            grid[i, j] = np.nan if v is None else 100 * v
+            grid[i, j] = np.nan if v is None else v
         col = grid[:, j]
         if np.isfinite(col).any():
             lo, hi = np.nanmin(col), np.nanmax(col)
@@ -64,27 +65,28 @@ def heatmap(s: dict) -> str:
     fig = Figure(figsize=(1.6 + 1.5 * len(tasks), 1.2 + 0.24 * len(codes)))
     ax = fig.subplots()
     ax.imshow(np.ma.masked_invalid(shade), aspect="auto", cmap=cmap, vmin=0, vmax=1)
-    labels = [f"{n}\n{s['tasks'][n]['primary_metric']}"
-              + ("" if s["tasks"][n]["metric_defs"][s["tasks"][n]["primary_metric"]].get("higher_is_better", True)
-                 else " (lower=better)") for n in tasks]
+    labels = [f"{n}\n{_direction(s['tasks'][n]['metric_defs'], s['tasks'][n]['primary_metric'])}" for n in tasks]
     ax.set_xticks(range(len(tasks)), labels, fontsize=8)
     ax.xaxis.tick_top()
     ax.set_yticks(range(len(codes)), codes, fontsize=8)
     for (i, j), v in np.ndenumerate(grid):
-        ax.text(j, i, "-" if np.isnan(v) else f"{v:.1f}", ha="center", va="center", fontsize=7,
-                color="black" if np.isnan(v) or shade[i, j] > 0.6 else "white")
-    ax.set_xlabel("primary metric x100; colour per task: best language brightest, worst darkest", fontsize=8)
+        t = s["tasks"][tasks[j]]
+        ax.text(j, i, format_value(t["primary_metric"], None if np.isnan(v) else float(v), defs=t["metric_defs"]),
+                ha="center", va="center", fontsize=7, color="black" if np.isnan(v) or shade[i, j] > 0.6 else "white")
+    ax.set_xlabel("primary metric (x100 where the label says so); colour per task: best language brightest, "
+                  "worst darkest", fontsize=8)
     return _img(fig, "heat map of the primary metric per language and task")
 
 
-def _bars(codes, vals, cis, title, xlabel, colors, ref_line=None, ref_label=None):
+def _bars(codes, vals, cis, title, xlabel, colors, ref_line=None, ref_label=None, scale: float = 100.0):
+    """Horizontal bars of values x scale (the metric's display scale) with CI error bars."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7.5, 1.0 + 0.28 * len(codes)))
     ax = fig.subplots()
     y = np.arange(len(codes))
-    v = np.array([np.nan if x is None else 100 * x for x in vals])
-    err = np.array([[max(0.0, 100 * (x - c[0])), max(0.0, 100 * (c[1] - x))] if c and x is not None else [0, 0]
+    v = np.array([np.nan if x is None else scale * x for x in vals])
+    err = np.array([[max(0.0, scale * (x - c[0])), max(0.0, scale * (c[1] - x))] if c and x is not None else [0, 0]
                     for x, c in zip(vals, cis)]).T.reshape(2, len(codes))
     ax.barh(y, np.nan_to_num(v), xerr=err, color=colors, ecolor="#333", capsize=2, height=0.7)
     ax.set_yticks(y, codes, fontsize=8)
@@ -92,7 +94,7 @@ def _bars(codes, vals, cis, title, xlabel, colors, ref_line=None, ref_label=None
     ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=10)
     if ref_line is not None:
-        ax.axvline(100 * ref_line, color="#b00020", linestyle="--", linewidth=1, label=ref_label)
+        ax.axvline(scale * ref_line, color="#b00020", linestyle="--", linewidth=1, label=ref_label)
         ax.legend(fontsize=8, loc="lower right")
     ax.grid(axis="x", alpha=0.3)
     return fig
@@ -107,16 +109,17 @@ def task_figures(name: str, t: dict) -> list[str]:
     vals = [langs[c]["metrics"][primary] for c in order]
     cis = [langs[c]["ci"].get(primary) for c in order]
     colors = ["#e07b00" if c == "en" else "#3b6ea8" for c in order]
-    fig = _bars(order, vals, cis, f"{name}: {primary} per language (best first), 95% bootstrap CI",
-                f"{primary} x100" + ("" if up else " (lower is better)"), colors,
-                t["overall"]["macro"][primary], "macro average")
+    scale = scale_of(primary, t["metric_defs"])
+    fig = _bars(order, vals, cis, f"{name}: {primary} per language (best first), 95% CI",
+                _direction(t["metric_defs"], primary), colors, t["overall"]["macro"][primary], "macro average",
+                scale=scale)
     out = [_img(fig, f"{name} {primary} per language")]
     if any(langs[c]["gap_to_en"] for c in langs):
         gaps = [(langs[c]["gap_to_en"] or {}).get(primary) for c in order]
         gcis = [(langs[c]["gap_to_en_ci"] or {}).get(primary) for c in order]
         worse = ["#b00020" if g is not None and (g < 0 if up else g > 0) else "#2e7d32" for g in gaps]
         fig = _bars(order, gaps, gcis, f"{name}: gap to English ({primary}, language minus English), 95% CI",
-                    "points x100", worse)
+                    "difference" + (" x100" if scale == 100 else ""), worse, scale=scale)
         fig.axes[0].axvline(0, color="#333", linewidth=0.8)
         out.append(_img(fig, f"{name} gap to English"))
     return out
@@ -143,8 +146,9 @@ def to_html(s: dict) -> str:
             ("code", f"mmx {cv.get('mmx')} {cv.get('git_commit') or ''}{' (dirty)' if cv.get('git_dirty') else ''}")]
     parts.append('<table class="meta">' + "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>"
                                                    for k, v in meta) + "</table>")
-    parts.append('<p class="note">Scores x100. Brackets and error bars: 95% percentile bootstrap confidence '
-                 "intervals (samples resampled within each language). Gap = language minus English.</p>")
+    parts.append('<p class="note">Fractions are shown x100 (points), speed factors and ratios as they are '
+                 f"(column titles say which). Brackets and error bars: {escape(CI_NOTE)}. "
+                 "Gap = language minus English.</p>")
     parts += ["<h2>Overview</h2>", heatmap(s)]
     codes = sorted({c for t in s["tasks"].values() for c in t["languages"]})
     parts.append(_html_table(["lang", "name", "script", "family", "resource level"],

@@ -4,11 +4,14 @@ Every metric is computed from column *sums* over a language's samples: a mean me
 column (sum / n), a ratio metric (corpus WER) from two (sum of numerators / sum of denominators).
 A bootstrap resample is then a row of counts (how often each sample was drawn) times the score
 matrix, so one count matrix serves every metric on the same samples, and mean and ratio metrics
-take the same path.
+take the same path. Also here: the Wilson score interval of a proportion and Holm's adjustment.
+tests/test_stats_reference.py checks them against scipy and the definitions.
 """
 from __future__ import annotations
 
+import math
 import zlib
+from statistics import NormalDist
 
 import numpy as np
 
@@ -80,3 +83,17 @@ def holm(pvalues: list[float]) -> list[float]:
         running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[i]))
         adjusted[i] = running
     return adjusted
+
+
+def wilson_ci(successes: float, n: int, level: float = LEVEL) -> list[float] | None:
+    """Wilson score interval of a binomial proportion (Wilson 1927; Agresti & Coull 1998 recommend it over
+    the Wald and bootstrap intervals for small n and p near 0 or 1, where those collapse to zero width).
+    The same interval as scipy.stats.binomtest(k, n).proportion_ci(method="wilson") (checked in the tests)."""
+    if n <= 0:
+        return None
+    z = NormalDist().inv_cdf((1 + level) / 2)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return [max(0.0, centre - half), min(1.0, centre + half)]

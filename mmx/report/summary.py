@@ -1,16 +1,21 @@
 """`mmx report --format json|md`: a run's aggregates (with CIs, groups, spread, gap to English) as a summary.
 
 Reads the schema only (results.json, and the samples when results.json predates CIs), so every task
-kind is reported the same way.
+kind is reported the same way. Numbers go through mmx.metrics.defs.format_value: fractions x100, speed
+factors and ratios (RTFx) as they are, as each metric's def in results.json says.
 """
 from __future__ import annotations
 
 from mmx.errors import MmxError
+from mmx.metrics.defs import format_ci, format_value, scale_note
 from mmx.report.run import Run
 
 RANDOM_NOTE = ("RANDOM WEIGHTS: this model was built with random weights for a smoke test; "
                "its scores are chance level and say nothing about a real model.")
 GROUP_TITLES = {"script": "script", "family": "language family", "resource_level": "resource level (Joshi et al. 0-5)"}
+CI_NOTE = ("95% CI: Wilson score interval for proportions (per-sample scores all 0 or 1), else percentile "
+           "bootstrap over the language's samples; the gap to English is resampled over the items the "
+           "languages share (paired) where they share any")
 
 
 def lang_info(code: str) -> dict:
@@ -34,8 +39,10 @@ def summarize(run: Run) -> dict:
     for name in run.tasks:
         t = run.aggregates(name)
         gap, gap_ci = t.get("gap_to_en") or {}, t.get("gap_to_en_ci") or {}
+        pairing = t.get("gap_to_en_pairing") or {}
         langs = {code: {**lang_info(code), "n": d["n"], "metrics": d["metrics"], "ci": d.get("ci", {}),
-                        "gap_to_en": gap.get(code), "gap_to_en_ci": gap_ci.get(code)}
+                        "gap_to_en": gap.get(code), "gap_to_en_ci": gap_ci.get(code),
+                        "gap_to_en_pairing": pairing.get(code)}
                  for code, d in t["languages"].items()}
         expected = (t.get("dataset") or {}).get("languages") or []
         out["tasks"][name] = {
@@ -48,18 +55,11 @@ def summarize(run: Run) -> dict:
     return out
 
 
-def pct(v, signed: bool = False) -> str:
+def with_ci(m: str, defs: dict, v, ci, signed: bool = False) -> str:
+    """'value [lo, hi]' on the metric's display scale."""
     if v is None:
         return "-"
-    return f"{100 * v:+.1f}" if signed else f"{100 * v:.1f}"
-
-
-def with_ci(v, ci, signed: bool = False) -> str:
-    if v is None:
-        return "-"
-    if not ci:
-        return pct(v, signed)
-    return f"{pct(v, signed)} ({pct(ci[0], signed)}, {pct(ci[1], signed)})"
+    return format_value(m, v, signed, defs) + (f" {format_ci(m, ci, signed, defs)}" if ci else "")
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -68,7 +68,10 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _direction(defs: dict, m: str) -> str:
-    return m if defs[m].get("higher_is_better", True) else f"{m} (lower=better)"
+    """A column title: the metric, 'x100' when it is shown scaled, and its direction when lower is better."""
+    d = defs.get(m, {})
+    return (m + (" x100" if d.get("scale", 100) == 100 else "")
+            + ("" if d.get("higher_is_better", True) else " (lower=better)"))
 
 
 def to_markdown(s: dict) -> str:
@@ -81,8 +84,9 @@ def to_markdown(s: dict) -> str:
               f"limit {s['run'].get('limit') or 'none'}, device {s['run'].get('device')}, finished "
               f"{s['run'].get('finished')})",
               f"- code: mmx {cv.get('mmx')} {cv.get('git_commit') or ''}{' (dirty)' if cv.get('git_dirty') else ''}",
-              "- scores x100; brackets: 95% percentile bootstrap CI (samples resampled within each language); "
-              "gap = language minus English", ""]
+              "- fractions are shown x100 (points), speed factors and ratios as they are (column titles say "
+              "which); gap = language minus English",
+              f"- brackets: {CI_NOTE}", ""]
     lines += ["## Primary metric per language and task", ""] + _overview(s)
     for name, t in s["tasks"].items():
         lines += _task_md(name, t)
@@ -92,9 +96,16 @@ def to_markdown(s: dict) -> str:
 def _overview(s: dict) -> list[str]:
     tasks = list(s["tasks"])
     codes = sorted({c for t in s["tasks"].values() for c in t["languages"]})
-    head = ["lang", "name"] + [f"{n} ({s['tasks'][n]['primary_metric']})" for n in tasks]
-    rows = [[c, lang_info(c)["name"]] + [pct((s["tasks"][n]["languages"].get(c) or {}).get("metrics", {})
-                                            .get(s["tasks"][n]["primary_metric"])) for n in tasks] for c in codes]
+    head = ["lang", "name"] + [f"{n} ({_direction(s['tasks'][n]['metric_defs'], s['tasks'][n]['primary_metric'])})"
+                               for n in tasks]
+    rows = []
+    for c in codes:
+        row = [c, lang_info(c)["name"]]
+        for n in tasks:
+            t = s["tasks"][n]
+            p = t["primary_metric"]
+            row.append(format_value(p, (t["languages"].get(c) or {}).get("metrics", {}).get(p), defs=t["metric_defs"]))
+        rows.append(row)
     return _table(head, rows)
 
 
@@ -106,24 +117,29 @@ def task_tables(t: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     for code, d in t["languages"].items():
         gap = (d["gap_to_en"] or {}).get(primary)
         rows.append([code, d["name"], d["script"], str(d["resource_level"])]
-                    + [with_ci(d["metrics"][m], d["ci"].get(m)) for m in metrics]
-                    + [with_ci(gap, (d["gap_to_en_ci"] or {}).get(primary), signed=True)])
+                    + [with_ci(m, defs, d["metrics"][m], d["ci"].get(m)) for m in metrics]
+                    + [with_ci(primary, defs, gap, (d["gap_to_en_ci"] or {}).get(primary), signed=True)])
     ov = t["overall"]
-    rows.append(["macro", "", "", ""] + [with_ci(ov["macro"][m], (ov.get("macro_ci") or {}).get(m))
+    rows.append(["macro", "", "", ""] + [with_ci(m, defs, ov["macro"][m], (ov.get("macro_ci") or {}).get(m))
                                          for m in metrics] + [""])
-    rows.append(["micro", "", "", ""] + [pct(ov["micro"][m]) for m in metrics] + [""])
-    out = [("Per language", head, rows)]
+    rows.append(["micro", "", "", ""] + [format_value(m, ov["micro"][m], defs=defs) for m in metrics] + [""])
+    out = [(f"Per language ({scale_note(metrics, defs)})", head, rows)]
     sp = [(m, t["spread"].get(m)) for m in metrics if t["spread"].get(m)]
     if sp:
+        def f(m, v):
+            return format_value(m, v, defs=defs)
+
         out.append(("Spread across languages (std: population standard deviation of the language scores)",
                     ["metric", "worst", "best", "range", "std"],
-                    [[m, f"{d['worst_language']} {pct(d['worst'])}", f"{d['best_language']} {pct(d['best'])}",
-                      pct(d["range"]), pct(d["std"])] for m, d in sp]))
+                    [[_direction(defs, m), f"{d['worst_language']} {f(m, d['worst'])}",
+                      f"{d['best_language']} {f(m, d['best'])}", f(m, d["range"]), f(m, d["std"])] for m, d in sp]))
     for grouping, table in t["groups"].items():
-        out.append((f"By {GROUP_TITLES.get(grouping, grouping)}: {primary}, macro = mean over the group's languages",
+        out.append((f"By {GROUP_TITLES.get(grouping, grouping)}: {_direction(defs, primary)}, macro = mean over "
+                    "the group's languages",
                     [grouping, "languages", "macro", "micro"],
-                    [[g, ", ".join(d["languages"]), with_ci(d["macro"][primary], d["macro_ci"].get(primary)),
-                      pct(d["micro"][primary])] for g, d in table.items()]))
+                    [[g, ", ".join(d["languages"]), with_ci(primary, defs, d["macro"][primary],
+                                                            d["macro_ci"].get(primary)),
+                      format_value(primary, d["micro"][primary], defs=defs)] for g, d in table.items()]))
     return out
 
 

@@ -1,4 +1,4 @@
-"""The per-language table printed at the end of `mmx evaluate`."""
+"""The per-language table printed at the end of `mmx evaluate` (numbers through mmx.metrics.defs.format_value)."""
 from __future__ import annotations
 
 import re
@@ -7,24 +7,11 @@ from rich.console import Console
 from rich.table import Table
 
 from mmx.errors import MmxError
+from mmx.metrics.defs import format_ci, format_value, scale_note
 
 
 def _short(metric: str) -> str:
     return re.sub(r"_r(\d+)$", r"@\1", metric)  # t2i_r1 -> t2i@1 (duration_ratio stays)
-
-
-# Metrics that are not fractions: shown as they are, not x100 (speed factors, ratios, rates).
-RAW_METRICS = {"rtfx", "duration_ratio", "chars_per_s"}
-
-
-def _fmt(v, metric: str = "") -> str:
-    if v is not None and metric in RAW_METRICS:
-        return f"{v:.2f}"
-    return "-" if v is None else f"{100 * v:.1f}"
-
-
-def _fmt_ci(ci) -> str:
-    return "-" if not ci else f"{100 * ci[0]:.1f}-{100 * ci[1]:.1f}"
 
 
 def _language_cells(code: str) -> tuple[str, str]:
@@ -48,8 +35,10 @@ def render_tables(results: dict, console: Console | None = None) -> None:
         metrics = task["metrics"]
         primary = task["primary_metric"]
         has_ci = all("ci" in d for d in task["languages"].values())
-        tbl = Table(title=f"{name} ({task['kind']}), scores x100; gap = {primary} minus English"
-                    + ("; CI: 95% bootstrap" if has_ci else ""), title_justify="left")
+        defs = task.get("metric_defs") or {}
+        ci_kind = "Wilson" if (defs.get(primary) or {}).get("ci") == "wilson" else "bootstrap"
+        tbl = Table(title=f"{name} ({task['kind']}), {scale_note(metrics, defs)}; gap = {primary} minus English"
+                    + (f"; CI: 95% {ci_kind}" if has_ci else ""), title_justify="left")
         for col in ("lang", "name", "script"):
             tbl.add_column(col)
         for m in metrics:
@@ -61,16 +50,16 @@ def render_tables(results: dict, console: Console | None = None) -> None:
             tbl.add_column(f"gap {_short(primary)}", justify="right")
         for code, d in task["languages"].items():
             name_, script = _language_cells(code)
-            row = [code, name_, script, *[_fmt(d["metrics"][m], m) for m in metrics]]
+            row = [code, name_, script, *[format_value(m, d["metrics"][m], defs=defs) for m in metrics]]
             if has_ci:
-                row.append(_fmt_ci(d["ci"].get(primary)))
+                row.append(format_ci(primary, d["ci"].get(primary), defs=defs))
             if gap:
                 g = gap.get(code, {}).get(primary)
-                row.append("-" if g is None else f"{100 * g:+.1f}")
+                row.append(format_value(primary, g, signed=True, defs=defs))
             tbl.add_row(*row)
         for label in ("macro", "micro"):
-            row = [label, "", "", *[_fmt(task["overall"][label][m], m) for m in metrics]]
+            row = [label, "", "", *[format_value(m, task["overall"][label][m], defs=defs) for m in metrics]]
             if has_ci:
-                row.append(_fmt_ci((task["overall"].get(f"{label}_ci") or {}).get(primary)))
+                row.append(format_ci(primary, (task["overall"].get(f"{label}_ci") or {}).get(primary), defs=defs))
             tbl.add_row(*(row + ([""] if gap else [])), style="bold")
         console.print(tbl)
