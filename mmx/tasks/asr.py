@@ -24,6 +24,7 @@ from mmx.cache import cached_map, content_key, file_key
 from mmx.data.audio import SAMPLE_RATE, AudioError, duration, load_audio
 from mmx.errors import MmxError
 from mmx.metrics.asr import RATIOS, error_counts, normalized_pair
+from mmx.metrics.normalize import normalizer_info
 from mmx.models.speech import SpeechRecognizer
 from mmx.registry import get_loader, register_task_kind
 from mmx.schema import Record
@@ -60,6 +61,10 @@ class ASR(TaskKind):
 
     def load_data(self, languages, limit, data_args):
         return load_speech_data(self.spec, languages, limit, data_args)
+
+    def result_extras(self) -> dict:
+        """Merged into the task's results.json entry: which text normaliser the WER/CER used."""
+        return {"normalizer": normalizer_info()}
 
     def run(self, model, data, store, ctx: RunContext) -> None:
         todo = {lang: [it for it in data.items[lang] if not store.has(it.id)] for lang in data.languages}

@@ -3,7 +3,8 @@
 Images are encoded once and shared by every language; each language's captions are encoded,
 scored against the images, and its records written before the next language starts, so a
 killed run resumes at the first unfinished language. Embeddings go through the output cache
-(mmx/cache.py), which also deals the batches across ranks in a sharded run.
+(mmx/cache.py), which also deals the batches across ranks in a sharded run. A NaN or infinite embedding
+or score stops the run with the samples named (mmx/metrics/retrieval.py ``require_finite``).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from tqdm import tqdm
 from mmx.cache import cached_map, file_key
 from mmx.data.images import load_image
 from mmx.errors import MmxError
-from mmx.metrics.retrieval import recall_at_k, top_k_indices
+from mmx.metrics.retrieval import recall_at_k, require_finite, top_k_indices
 from mmx.models.base import ImageTextEncoder
 from mmx.registry import register_task_kind
 from mmx.schema import Record
@@ -28,6 +29,9 @@ SHOW_TOP = 10  # candidates stored as the "prediction" of each sample
 class Retrieval(TaskKind):
     capability = ImageTextEncoder
     description = "image<->text Recall@1/5/10 per language, several captions per image"
+
+    def metric_names(self):
+        return {f"{d}_r{k}" for d in ("t2i", "i2t") for k in KS}
 
     def load_data(self, languages, limit, data_args):
         return self.call_loader({**self.spec.dataset, **data_args}, languages, limit, required=("path", "images"))
@@ -53,6 +57,7 @@ class Retrieval(TaskKind):
         if not todo:
             return
         img = self._image_embeddings(model, data, ctx)
+        require_finite(img, [f"image {i}" for i in data.image_ids], "image embeddings", self.spec.name, model)
         for lang in tqdm(todo, desc=f"{self.spec.name}: languages", unit="lang", disable=not ctx.progress):
             self._run_language(model, data, lang, img, store, ctx)
 
@@ -77,12 +82,16 @@ class Retrieval(TaskKind):
             raise MmxError(f"{self.spec.name}: language {lang} has no captions in {data.source}")
         # Batches of similar length cut padding; keys are the texts themselves.
         txt = self._encode(model, "text", texts, texts, ctx, sort_key=len)
+        t2i_ids, i2t_ids = self._ids(data, lang)
+        where = f"{self.spec.name} ({lang})"
+        require_finite(txt, t2i_ids, f"caption embeddings of language {lang}", where, model)
         scores = txt @ img.T  # (texts, images); embeddings are unit-norm, so this is cosine similarity
+        # Finite embeddings can still overflow (float32 products of huge values): check the scores too.
+        require_finite(scores, t2i_ids, f"caption score rows of language {lang}", where, model)
         owner_t = torch.tensor(owner)
         rel = owner_t[:, None] == torch.arange(len(data.image_ids))[None, :]
         t2i, i2t = recall_at_k(scores, rel, KS), recall_at_k(scores.T, rel.T, KS)
         t2i_top, i2t_top = top_k_indices(scores, SHOW_TOP), top_k_indices(scores.T, SHOW_TOP)
-        t2i_ids, i2t_ids = self._ids(data, lang)
         records = []
         t2i_vals = {k: t2i[k].tolist() for k in KS}
         t2i_top_l = t2i_top.tolist()

@@ -21,6 +21,7 @@ from mmx.cache import content_key
 from mmx.data.audio import duration, resample
 from mmx.errors import MmxError
 from mmx.metrics.asr import RATIOS, error_counts
+from mmx.metrics.normalize import normalizer_info
 from mmx.models.base import ModelSpec, parse_kv
 from mmx.models.speech import SAMPLE_RATE, SpeechRecognizer, SpeechSynthesizer
 from mmx.registry import get_model_family, register_task_kind
@@ -45,6 +46,7 @@ def failure(wave: np.ndarray) -> str | None:
 class TTS(TaskKind):
     capability = SpeechSynthesizer
     description = "speech synthesis: WER/CER of an ASR model on the audio (intelligibility), duration, failures"
+    yaml_keys = frozenset({"asr_model", "asr_model_args"})
     ratio_metrics = dict(RATIOS)
     higher_is_better = {"err": False, "wer": False, "cer": False, "failed": False}
 
@@ -61,6 +63,10 @@ class TTS(TaskKind):
         data.fingerprint = content_key(data.fingerprint, self.asr_spec, repr(sorted(self.asr_args.items())))[:16]
         self._asr = None
         return data
+
+    def result_extras(self) -> dict:
+        """Merged into the task's results.json entry: which text normaliser the WER/CER used."""
+        return {"normalizer": normalizer_info()}
 
     def _judge_family(self):
         spec = ModelSpec.parse(self.asr_spec, self.asr_args)

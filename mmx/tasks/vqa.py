@@ -36,6 +36,7 @@ OPTIONS = {"max_new_tokens": int, "mc_mode": str, "answer_language": str}
 class VQA(TaskKind):
     capability = VisionLanguageModel
     description = "visual question answering per language: VQA accuracy, exact match, multiple-choice accuracy"
+    yaml_keys = frozenset({"max_new_tokens", "mc_mode", "answer_language"})
 
     def load_data(self, languages, limit, data_args):
         ds = {**self.spec.dataset, **data_args}

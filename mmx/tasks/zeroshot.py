@@ -6,6 +6,8 @@ name), re-normalised, as in CLIP's prompt ensembling. A language is scored on th
 it names, among those classes only: top-1 and top-5 accuracy per image (exact score ties count as a
 random order, as in retrieval) (top-5 is NaN, so left out of the
 aggregate, when a language has 5 classes or fewer). Image embeddings are computed once for all languages.
+A NaN or infinite embedding or score stops the run with the images or class prompts named, never counts
+as a hit (mmx/metrics/retrieval.py ``require_finite``).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from tqdm import tqdm
 from mmx.cache import cached_map, file_key
 from mmx.data.images import load_image
 from mmx.errors import MmxError
-from mmx.metrics.retrieval import recall_at_k, top_k_indices
+from mmx.metrics.retrieval import recall_at_k, require_finite, top_k_indices
 from mmx.models.base import ImageTextEncoder
 from mmx.registry import register_task_kind
 from mmx.schema import Record
@@ -64,13 +66,16 @@ class ZeroShotClassification(TaskKind):
         keys = [file_key(p) for p in data.image_paths]
         items = list(zip(data.image_ids, data.image_paths))
         img = self._encode(model, "image", items, keys, ctx, load=lambda it: load_image(it[1], it[0], self.spec.name))
+        require_finite(img, [f"image {i}" for i in data.image_ids], "image embeddings", self.spec.name, model)
         labels = torch.tensor(data.labels)
         for lang in tqdm(todo, desc=f"{self.spec.name}: languages", unit="lang", disable=not ctx.progress):
             self._run_language(model, data, lang, img, labels, store, ctx)
 
-    def _class_embeddings(self, model, names: list[str], tpls: list[str], ctx) -> torch.Tensor:
+    def _class_embeddings(self, model, names: list[str], tpls: list[str], ctx, lang: str = "") -> torch.Tensor:
         texts = [t.replace("{name}", "{}").format(n) for n in names for t in tpls]
         emb = self._encode(model, "text", texts, texts, ctx, sort_key=len)
+        require_finite(emb, [repr(t) for t in texts], f"class prompt embeddings of language {lang}",
+                       f"{self.spec.name} ({lang})", model)
         emb = emb.view(len(names), len(tpls), -1).mean(1)
         return torch.nn.functional.normalize(emb, dim=-1)
 
@@ -81,12 +86,14 @@ class ZeroShotClassification(TaskKind):
         if empty:
             raise MmxError(f"{self.spec.name}: language {lang} has an empty name for class {empty[0]} in {data.source}")
         tpls = self.templates(lang, data.source_codes.get(lang))
-        cls = self._class_embeddings(model, names, tpls, ctx)
+        cls = self._class_embeddings(model, names, tpls, ctx, lang)
         col = {c: j for j, c in enumerate(classes)}
         rows = [i for i, y in enumerate(data.labels) if y in col]
         if not rows:
             return
         scores = img[rows] @ cls.T  # (images, classes)
+        require_finite(scores, [f"{lang}/{data.image_ids[i]}" for i in rows], f"score rows of language {lang}",
+                       f"{self.spec.name} ({lang})", model)
         target = torch.tensor([col[data.labels[i]] for i in rows])
         # Top-k accuracy is recall@k with one relevant class: the same tie-aware rule as retrieval
         # (exact ties count as a random order; a constant model scores chance, not 1).
