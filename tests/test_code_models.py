@@ -46,6 +46,41 @@ def test_stop_sequences_are_trimmed(tiny_lm):
     assert out == free[:free.index(stop)]
 
 
+@pytest.fixture
+def generated(tiny_lm, monkeypatch):
+    """How many tokens each model.generate call produced (not the trimmed text: the decoding itself)."""
+    counts = []
+    real = tiny_lm.model.generate
+
+    def spy(**kw):
+        out = real(**kw)
+        counts.append(out.shape[1] - kw["input_ids"].shape[1])
+        return out
+
+    monkeypatch.setattr(tiny_lm.model, "generate", spy)
+    return counts
+
+
+def test_generation_stops_at_the_stop_sequence(tiny_lm, generated):
+    free = tiny_lm.complete(["a"], n=1, temperature=0, max_new_tokens=40)[0][0]
+    assert generated == [40]  # left alone, the tiny model runs to the token limit
+    stop = free[2:4]
+    i = free.index(stop)
+    out = tiny_lm.complete(["a"], n=1, temperature=0, max_new_tokens=40, stop=[stop])[0][0]
+    assert out == free[:i]
+    # Decoding ended at the stop sequence (one byte-level token per byte, at most 4 per character),
+    # rather than running to 40 tokens and being trimmed afterwards.
+    assert generated[1] <= 4 * (i + len(stop)) < 40
+
+
+def test_a_stop_sequence_across_the_prompt_end_does_not_stop(tiny_lm, generated):
+    free = tiny_lm.complete(["a"], n=1, temperature=0, max_new_tokens=40)[0][0]
+    across = "a" + free[0]  # prompt's last character + the completion's first: not in the completion
+    out = tiny_lm.complete(["a"], n=1, temperature=0, max_new_tokens=40, stop=[across])[0][0]
+    assert out == trim_at_stop(free, [across]) and len(out) > 0
+    assert generated[1] > 1  # a stop criterion that looked at prompt + completion would end at token 1
+
+
 def test_openai_completions_endpoint():
     with CompletionServer(lambda p, j: f"    return {len(p)} + {j}\ndef other():\n") as srv:
         m = OpenAICompatible("my-coder", base_url=srv.url, api_key="sk-test")

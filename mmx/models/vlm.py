@@ -64,6 +64,9 @@ def _rgb(images: list) -> list:
 class HFVisionLanguage(VisionLanguageModel):
     """transformers image-text-to-text models (LLaVA, Qwen2-VL, PaliGemma, Idefics3/SmolVLM) via their chat template."""
 
+    cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
+    cache_libraries = ("torch", "transformers", "tokenizers", "pillow")
+
     def __init__(self, name: str, device: str = "cpu", dtype: str | None = None, max_length: str | int | None = None,
                  **kwargs: Any):
         super().__init__(name, device, **kwargs)
@@ -176,6 +179,9 @@ def image_data_url(image) -> str:
 @register_model("openai-vlm")
 class OpenAIVisionLanguage(VisionLanguageModel):
     """An OpenAI-compatible /v1/chat/completions endpoint; images as base64 data URLs."""
+
+    cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
+    cache_libraries = ("pillow",)
 
     def __init__(self, name: str, device: str = "cpu", base_url: str | None = None, api_key: str | None = None,
                  timeout: str | float = 600, concurrency: str | int = 8, **kwargs: Any):
