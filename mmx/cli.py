@@ -10,7 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mmx.errors import MmxError
+from mmx.errors import MmxError, check_number
+
+UNSAFE_HELP = "runs model-generated code without a sandbox (where none is available), at your own risk"
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="mmx: multimodal, multilingual evaluation. Every language reported the same way.")
@@ -40,6 +42,7 @@ def evaluate(
     progress: bool = typer.Option(True, help="show progress bars"),
     cache: bool = typer.Option(True, help="reuse model outputs cached on disk (MMX_CACHE_DIR, default ~/.cache/mmx)"),
     on_error: str = typer.Option("fail", help="a bad sample (corrupt audio, ...): fail stops the run, skip records it and goes on"),
+    allow_unsafe_execution: bool = typer.Option(False, help=UNSAFE_HELP),
 ) -> None:
     """Run a suite or tasks over a model; print the per-language table.
 
@@ -51,10 +54,14 @@ def evaluate(
 
     if on_error not in ("fail", "skip"):
         raise MmxError(f"--on-error {on_error!r}: use fail or skip")
+    if limit is not None:
+        limit = check_number("--limit", limit, low=1, integer=True)
+    batch_size = check_number("--batch-size", batch_size, low=1, integer=True)
     req = EvalRequest(model=model, model_args=parse_kv(model_args), suite=suite, tasks=_split(tasks) or [],
                       languages=_split(languages), limit=limit, batch_size=batch_size, device=device,
                       output=output, seed=seed, data_args=parse_kv(data_args), overwrite=overwrite,
-                      progress=progress, cache=cache, on_error=on_error)
+                      progress=progress, cache=cache, on_error=on_error,
+                      allow_unsafe_execution=allow_unsafe_execution)
     results = run_eval(req)
     if not results["tasks"]:  # a rank other than 0 in a sharded run: rank 0 reports
         return
@@ -112,6 +119,9 @@ def build_tiny_model(family: str = typer.Argument(..., help="hf-clip, open_clip,
     from mmx.models.tiny import build_tiny
     from mmx.models.tiny_speech import BUILDERS as SPEECH_BUILDERS
 
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise MmxError(f"build-tiny-model: {out_dir} already exists{'' if out_dir.is_dir() else ' as a file'}; "
+                       "give a new folder (or delete that one first)")
     if family in SPEECH_BUILDERS:  # hf-whisper, hf-ctc, hf-vits
         console.print(f"{family}:{SPEECH_BUILDERS[family](out_dir, seed=seed)}")
         return
@@ -138,6 +148,13 @@ def compare(
 
     if format not in ("table", "md", "json"):
         raise MmxError(f"--format {format!r}: use table, md or json")
+    threshold = check_number("--threshold", threshold, low=0)
+    alpha = check_number("--alpha", alpha, low=0, high=1, low_open=True, high_open=True)
+    if resamples < 1:
+        raise MmxError(f"--resamples should be >= 1 (100 or more recommended), got {resamples}")
+    if resamples < 100:
+        err.print(f"note: --resamples {resamples}: p-values and intervals this coarse are rough; 100 or more "
+                  "recommended", highlight=False, markup=False, soft_wrap=True)
     result = compare_runs(load_run(baseline), load_run(new), metric=metric, threshold=threshold, alpha=alpha,
                           tasks=_split(tasks), languages=_split(languages),
                           allow_different_data=allow_different_data, n_resamples=resamples, seed=seed)
@@ -156,10 +173,9 @@ def report(
     output: Optional[Path] = typer.Option(None, help="write here, not stdout (html: default RUN_DIR/report.html)"),
 ) -> None:
     """Summarise a run: per-language scores with CIs, groups, spread, gap to English (Markdown, HTML or JSON)."""
-    import json
-
     from mmx.report.run import load_run
     from mmx.report.summary import summarize, to_markdown
+    from mmx.schema import dumps
 
     if format not in ("md", "html", "json"):
         raise MmxError(f"--format {format!r}: use md, html or json")
@@ -171,9 +187,12 @@ def report(
         text = to_html(summary)
         output = output or run.dir / "report.html"
     else:
-        text = to_markdown(summary) if format == "md" else json.dumps(summary, indent=1, ensure_ascii=False)
+        text = to_markdown(summary) if format == "md" else dumps(summary, indent=1)
     if output:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise MmxError(f"--output {output}: cannot write the report there ({e.strerror or e})") from None
         console.print(f"report: {output}", markup=False, highlight=False, soft_wrap=True)
     else:
         print(text)
@@ -187,17 +206,26 @@ def verify_execution(
     root: Optional[Path] = typer.Option(None, help="HumanEval-XL data folder (default: the task YAML's)"),
     workers: Optional[int] = typer.Option(None, help="programs run in parallel (default: CPU cores)"),
     limit: Optional[int] = typer.Option(None, help="first N problems per language"),
+    allow_unsafe_execution: bool = typer.Option(False, help=UNSAFE_HELP),
 ) -> None:
     """Run canonical solutions through the sandboxed executors; exits 1 if any fail (trust the harness first)."""
+    import inspect
+
     from mmx.execution.verify import verify_humaneval_xl
     from mmx.tasks.base import load_task
 
     if benchmark.replace("_", "-") != "humaneval-xl":
         raise MmxError(f"verify-execution {benchmark!r}: only humaneval-xl is supported")
+    if workers is not None:
+        workers = check_number("--workers", workers, low=1, integer=True)
+    if limit is not None:
+        limit = check_number("--limit", limit, low=1, integer=True)
     if root is None:
         spec = load_task("humaneval_xl_python")
         root = spec.resolve_path(spec.dataset["root"])
-    checks = verify_humaneval_xl(root, _split(languages), natural, workers, limit)
+    unsafe = ({"allow_unsafe": allow_unsafe_execution}
+              if "allow_unsafe" in inspect.signature(verify_humaneval_xl).parameters else {})
+    checks = verify_humaneval_xl(root, _split(languages), natural, workers, limit, **unsafe)
     tbl = Table("language", "status", "checked", "passed", "seconds", "note", title=f"executors on HumanEval-XL ({natural})")
     for c in checks:
         tbl.add_row(c.language, c.status, c.checked, f"{c.passed}/{c.total}" if c.total else "-",
@@ -210,13 +238,62 @@ def verify_execution(
         raise typer.Exit(1)
 
 
+cache_app = typer.Typer(no_args_is_help=True, help="The output cache (MMX_CACHE_DIR, default ~/.cache/mmx): "
+                        "`mmx cache info`, `mmx cache clear`.")
+app.add_typer(cache_app, name="cache")
+CACHE_DIR_HELP = "the cache folder or its outputs.sqlite (default: MMX_CACHE_DIR or ~/.cache/mmx)"
+
+
+def _print_cache_info(info: dict) -> None:
+    mb = lambda n: f"{n / 1e6:.1f} MB"  # noqa: E731
+    print(f"cache: {info['path']}" + ("" if info["exists"] else " (none yet)"))
+    print(f"size: {mb(info['size_bytes'])}, {info['entries']} entries, {info['models']} model key(s)")
+    for kind, k in sorted(info["kinds"].items()):
+        print(f"  {kind}: {k['entries']} entries, {mb(k['bytes'])}")
+    for p in info["set_aside"]:
+        print(f"damaged file set aside: {p}")
+
+
+@cache_app.command("info")
+def cache_info_cmd(dir: Optional[Path] = typer.Option(None, "--dir", help=CACHE_DIR_HELP),
+                   as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON")) -> None:
+    """Where the output cache is, its size, and its entries per kind of output and model."""
+    import json
+
+    from mmx.cache import cache_info
+
+    info = cache_info(dir)
+    print(json.dumps(info, indent=1)) if as_json else _print_cache_info(info)
+
+
+@cache_app.command("clear")
+def cache_clear_cmd(dir: Optional[Path] = typer.Option(None, "--dir", help=CACHE_DIR_HELP),
+                    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation")) -> None:
+    """Delete every cached output (only mmx's cache file is touched; outputs are computed again when needed)."""
+    from mmx.cache import cache_info, clear_cache
+
+    info = cache_info(dir)  # refuses anything that is not an mmx cache
+    what = f"{info['entries']} cached outputs in {info['path']}"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise MmxError(f"mmx cache clear would delete {what}: pass --yes to confirm")
+        if not typer.confirm(f"delete {what}?"):
+            print("nothing deleted")
+            return
+    clear_cache(dir)
+    print(f"deleted {what}" + (f" and {len(info['set_aside'])} damaged file(s) set aside" if info["set_aside"] else ""))
+
+
 def main() -> None:
     from mmx.dist import shutdown_dist
+    from mmx.schema import scrub
 
     try:
+        # Click's own usage errors (a bad option, a non-number) exit 2 as well; 1 is left to `mmx compare`'s
+        # regressions and verify-execution's failed harness checks.
         app()
     except MmxError as e:
-        err.print(f"error: {e}", highlight=False, markup=False, soft_wrap=True)
+        err.print(f"error: {scrub(str(e))}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
     finally:
         shutdown_dist()

@@ -6,9 +6,11 @@ and YAML files under ``tasks/`` name a registered task kind.
 from __future__ import annotations
 
 import difflib
+import functools
+import inspect
 from typing import Callable, TypeVar
 
-from mmx.errors import MmxError
+from mmx.errors import MmxError, check_keys
 
 T = TypeVar("T")
 
@@ -90,7 +92,36 @@ def get_loader(name: str) -> Callable:
     import mmx.data  # noqa: F401  (registers the loaders)
 
     if name in DATASET_LOADERS:
-        return DATASET_LOADERS[name]
+        return _checked(DATASET_LOADERS[name], name)
     close = difflib.get_close_matches(name, list(DATASET_LOADERS), n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise MmxError(f"unknown dataset loader {name!r}.{hint} Known: {', '.join(sorted(DATASET_LOADERS))}.")
+
+
+# Filled in by the runner from the task, not written by the user in dataset: / --data-args.
+_CALLER_ARGS = {"name", "languages", "limit"}
+
+
+def loader_keys(fn: Callable) -> set[str] | None:
+    """The dataset keys a loader reads (its parameters), or None when it takes **kwargs (unchecked)."""
+    params = inspect.signature(fn).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params} - _CALLER_ARGS
+
+
+def _checked(fn: Callable, loader: str) -> Callable:
+    """The loader, refusing keys it does not take: ``splt=dev`` on xgqa must not evaluate the test split."""
+    known = loader_keys(fn)
+    if known is None:
+        return fn
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        given = [k for k in kwargs if k not in _CALLER_ARGS]
+        task = kwargs.get("name", loader)
+        check_keys(given, known | {"loader"}, f"task {task}: dataset key (YAML dataset: or --data-args) "
+                                              f"for loader {loader}")
+        return fn(*args, **kwargs)
+
+    return call

@@ -1,10 +1,19 @@
-"""Runs tasks over a model and writes the run directory (see mmx/schema.py)."""
+"""Runs tasks over a model and writes the run directory (see mmx/schema.py).
+
+The run folder is mmx's alone: a run starts only in a new or empty folder or one of its own runs, holds an
+exclusive lock on it for its whole length (fcntl.flock on ``.mmx.lock``: the kernel drops it when the process
+dies, so a killed run never leaves it stuck), and ``--overwrite`` deletes only the files mmx writes.
+"""
 from __future__ import annotations
 
+import fcntl
+import inspect
+import json
+import os
 import platform
 import random
 import re
-import shutil
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -13,11 +22,12 @@ from typing import Any
 
 from mmx.cache import OutputCache, model_key
 from mmx.dist import init_dist
-from mmx.errors import MmxError
+from mmx.errors import MmxError, check_keys, check_number
 from mmx.models.base import ModelSpec, hub_offline_if_unreachable, pick_device
 from mmx.registry import get_model_family, get_task_kind
 from mmx.report.aggregate import aggregate_task
-from mmx.schema import SCHEMA_VERSION, NullStore, RecordStore, code_version, write_json
+from mmx.schema import (SCHEMA_VERSION, NullStore, RecordStore, code_version, redact_args, redact_argv,
+                        write_json)
 from mmx.tasks.base import RunContext, TaskSpec, load_suite, load_task
 
 
@@ -39,6 +49,39 @@ class EvalRequest:
     cache: bool = True  # the on-disk output cache (mmx/cache.py)
     cache_dir: Path | None = None
     on_error: str = "fail"  # bad samples: fail (stop) or skip (record the error, go on)
+    allow_unsafe_execution: bool = False  # run model-generated code even where no sandbox is available
+
+
+def check_request(req: EvalRequest) -> None:
+    """Numbers in range before anything runs: --limit 0 must not mean "everything", nor -3 "all but 3"."""
+    if req.limit is not None:
+        req.limit = check_number("--limit", req.limit, low=1, integer=True)
+    req.batch_size = check_number("--batch-size", req.batch_size, low=1, integer=True)
+    req.seed = check_number("--seed", req.seed, integer=True)
+    if req.on_error not in ("fail", "skip"):
+        raise MmxError(f"--on-error {req.on_error!r}: use fail or skip")
+
+
+def check_model_args(family: type, args: dict, spec: str) -> None:
+    """--model-args keys the adapter cannot take, where its __init__ lists them (no **kwargs)."""
+    params = inspect.signature(family.__init__).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return  # the adapter checks its own extra arguments
+    check_keys(args, {p.name for p in params} - {"self", "name", "device"}, f"--model-args for {spec}")
+
+
+def count_items(data) -> int | None:
+    """How many samples a loaded dataset holds (None: a type this does not know)."""
+    if isinstance(getattr(data, "samples", None), list):
+        return len(data.samples)
+    for attr in ("items", "problems"):
+        if isinstance(getattr(data, attr, None), dict):
+            return sum(len(v) for v in getattr(data, attr).values())
+    if isinstance(getattr(data, "captions", None), dict):
+        return sum(1 for caps in data.captions.values() for c in caps if c)
+    if isinstance(getattr(data, "class_names", None), dict) and hasattr(data, "image_ids"):
+        return len(data.image_ids) * len(data.class_names)
+    return None
 
 
 def _seed_everything(seed: int) -> None:
@@ -73,8 +116,10 @@ def resolve(req: EvalRequest) -> tuple[ModelSpec, list[TaskSpec]]:
 
 
 def evaluate(req: EvalRequest) -> dict[str, Any]:
+    check_request(req)
     spec, tasks = resolve(req)
     family = get_model_family(spec.family)
+    check_model_args(family, spec.args, str(spec))
     kinds = {}
     for t in tasks:
         kind = get_task_kind(t.kind)
@@ -82,40 +127,54 @@ def evaluate(req: EvalRequest) -> dict[str, Any]:
             raise MmxError(f"task {t.name} ({t.kind}) needs a {kind.capability.capability or kind.capability.__name__} "
                            f"model; {spec.family} is a {family.capability} family")
         kinds[t.name] = kind(t)
+        kinds[t.name].check_spec()
+    device = pick_device(req.device)  # a bad --device fails before the data is read
     _seed_everything(req.seed)
-    data = {t.name: kinds[t.name].load_data(req.languages, req.limit, req.data_args) for t in tasks}
+    data = {}
+    for t in tasks:
+        data[t.name] = kinds[t.name].load_data(req.languages, req.limit, req.data_args)
+        if count_items(data[t.name]) == 0:
+            raise MmxError(f"task {t.name}: nothing to evaluate in {getattr(data[t.name], 'source', '') or t.path} "
+                           f"(languages: {', '.join(req.languages or t.languages or ['all'])}"
+                           f"{f', --limit {req.limit}' if req.limit else ''}); check the file and the filters")
 
     dist = init_dist()
-    device = pick_device(req.device)
     if dist.enabled and device.startswith("cuda"):
         device = f"cuda:{dist.local_rank}"
     out = Path(req.output or Path("runs") / _slug(f"{spec}__{req.suite or '+'.join(t.name for t in tasks)}"))
     identity = {
-        "model": str(spec), "model_args": spec.args, "tasks": [t.name for t in tasks], "seed": req.seed,
-        "limit": req.limit, "data_fingerprints": {n: d.fingerprint for n, d in data.items()},
+        "model": str(spec), "model_args": redact_args(spec.args), "tasks": [t.name for t in tasks],
+        "seed": req.seed, "limit": req.limit, "data_fingerprints": {n: d.fingerprint for n, d in data.items()},
     }
-    if dist.is_main:
-        _prepare_output(out, identity, req.overwrite)
-    dist.barrier()
+    lock = _prepare_output(out, identity, req.overwrite) if dist.is_main else None
+    try:
+        dist.barrier()
+        return _run(req, spec, family, tasks, kinds, data, dist, device, out, identity)
+    finally:
+        if lock is not None:
+            lock.release()
 
+
+def _run(req, spec, family, tasks, kinds, data, dist, device, out, identity) -> dict[str, Any]:
     if not Path(spec.name.split("+")[0].split("@")[-1]).exists() and hub_offline_if_unreachable():
         print("note: the model hub is not reachable: models load from local folders and the local cache only",
               file=sys.stderr)
     cache = OutputCache(req.cache_dir, enabled=req.cache and dist.is_main)  # rank 0 alone reads/writes it
-    mkey = model_key(str(spec), spec.args)
+    mkey = model_key(str(spec), spec.args, family)
     model = LazyModel(lambda: family(spec.name, device=device, **spec.args), cache, mkey)
     run_info = {
         **identity, "suite": req.suite, "device": device, "batch_size": req.batch_size, "world_size": dist.world,
-        "languages_requested": req.languages, "code_version": code_version(), "command": sys.argv,
+        "languages_requested": req.languages, "code_version": code_version(), "command": redact_argv(sys.argv),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cache": str(cache.path) if cache.path else None,
-        "host": _host_info(), "on_error": req.on_error,
+        "host": _host_info(), "on_error": req.on_error, "allow_unsafe_execution": req.allow_unsafe_execution,
+        "data_args": redact_args(req.data_args),
     }
     if dist.is_main:
-        write_json(out / "run.json", {"schema_version": SCHEMA_VERSION, "identity": identity, "run": run_info})
+        _write_output(out / "run.json", {"schema_version": SCHEMA_VERSION, "identity": identity, "run": run_info})
 
     ctx = RunContext(batch_size=req.batch_size, seed=req.seed, progress=req.progress and
                      dist.is_main, model_key=mkey, cache=cache, dist=dist,
-                     on_error=req.on_error)
+                     on_error=req.on_error, allow_unsafe_execution=req.allow_unsafe_execution)
     task_results = {}
     try:
         for t in tasks:
@@ -141,6 +200,7 @@ def evaluate(req: EvalRequest) -> dict[str, Any]:
                 "seconds_this_session": round(time.time() - t1, 3),
                 **aggregate_task(records, t.metrics, kinds[t.name].ratio_metrics,
                                  getattr(kinds[t.name], "higher_is_better", None)),
+                **kinds[t.name].result_extras(),
             }
         info = model.info() if dist.is_main else {}
     finally:
@@ -154,7 +214,7 @@ def evaluate(req: EvalRequest) -> dict[str, Any]:
         "tasks": task_results,
     }
     if dist.is_main:
-        write_json(out / "results.json", results)
+        _write_output(out / "results.json", results)
     results["_dir"] = str(out)
     return results
 
@@ -190,19 +250,114 @@ class LazyModel:
         return self._get().info()
 
 
-def _prepare_output(out: Path, identity: dict, overwrite: bool) -> None:
-    import json
+LOCK_NAME = ".mmx.lock"
+# Everything mmx itself writes into a run folder (samples/ holds one <task>.jsonl per task).
+MMX_FILES = {"run.json", "results.json", "run.json.tmp", "results.json.tmp", "report.html", LOCK_NAME}
 
+
+class RunLock:
+    """An exclusive flock on OUT/.mmx.lock, naming its holder; released by the kernel if the process dies."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / LOCK_NAME
+        self.fh = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.fh.seek(0)
+            holder = self.fh.read().strip()
+            self.fh.close()
+            raise MmxError(f"--output {folder} is in use by another mmx run ({holder or 'holder unknown'}); "
+                           "wait for it to finish, or give another --output") from None
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(f"pid {os.getpid()} on host {socket.gethostname()} since {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
+        self.fh.flush()
+
+    def release(self) -> None:
+        if not self.fh.closed:
+            fcntl.flock(self.fh, fcntl.LOCK_UN)
+            self.fh.close()
+
+
+def foreign_entries(out: Path) -> list[str]:
+    """What in ``out`` mmx did not write (a user's own files): --overwrite must never delete those."""
+    bad = []
+    for p in sorted(out.iterdir()):
+        if p.name == "samples" and p.is_dir() and not p.is_symlink():
+            bad += [f"samples/{q.name}" for q in sorted(p.iterdir())
+                    if q.suffix != ".jsonl" or q.is_symlink() or not q.is_file()]
+        elif p.name not in MMX_FILES or p.is_symlink() or not p.is_file():
+            bad.append(p.name + ("/" if p.is_dir() else ""))
+    return bad
+
+
+def _old_identity(out: Path) -> dict | None:
+    """The identity in an mmx run folder's run.json; None if there is none; MmxError if it is not mmx's."""
     run_json = out / "run.json"
-    if out.exists() and overwrite:
-        shutil.rmtree(out)
-    elif run_json.exists():
-        old = json.loads(run_json.read_text(encoding="utf-8")).get("identity")
-        if old != identity:
-            diff = [k for k in identity if old is None or old.get(k) != identity[k]]
+    if not run_json.exists():
+        return None
+    try:
+        obj = json.loads(run_json.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise MmxError(f"--output {out}: its run.json is not an mmx run ({e}); give another --output") from None
+    if not (isinstance(obj, dict) and obj.get("schema_version") == SCHEMA_VERSION
+            and isinstance(obj.get("identity"), dict)):
+        raise MmxError(f"--output {out}: its run.json is not an mmx run of schema version {SCHEMA_VERSION}; "
+                       "give another --output")
+    return obj["identity"]
+
+
+def _prepare_output(out: Path, identity: dict, overwrite: bool) -> RunLock:
+    """Check the folder is new, empty or an mmx run, lock it, then clear it (--overwrite) or check it is this run."""
+    try:
+        if out.exists() and not out.is_dir():
+            raise MmxError(f"--output {out} is a file, not a folder; give a folder for the run")
+        if out.is_dir():
+            old = _old_identity(out)  # a run.json that is not mmx's: refused before anything is touched
+            foreign = foreign_entries(out)
+            listing = ", ".join(foreign[:5]) + (f", ... ({len(foreign)} in all)" if len(foreign) > 5 else "")
+            if foreign and overwrite:
+                raise MmxError(f"--output {out} holds files mmx did not write ({listing}); --overwrite replaces "
+                               "only a folder that holds nothing but an mmx run. Move them away or give another "
+                               "--output")
+            if foreign and old is None:
+                raise MmxError(f"--output {out} holds files mmx did not write ({listing}) and no mmx run; mmx "
+                               "writes a run only into a new or empty folder or one of its own runs. Give "
+                               "another --output")
+        out.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(out)
+    except OSError as e:
+        raise MmxError(f"--output {out}: cannot create the run folder there ({e.strerror or e}); "
+                       "give a writable folder") from None
+    try:
+        old = _old_identity(out)  # again under the lock: another run may have written it meanwhile
+        if overwrite:
+            for name in MMX_FILES - {LOCK_NAME}:
+                (out / name).unlink(missing_ok=True)
+            samples = out / "samples"
+            if samples.is_dir():
+                for q in samples.glob("*.jsonl"):
+                    q.unlink()
+                samples.rmdir()
+        elif old is not None and old != identity:
+            diff = [k for k in identity if old.get(k) != identity[k]]
             raise MmxError(f"{out} holds a different run (differs in: {', '.join(diff)}); "
                            "use another --output, or --overwrite to start it again")
-    out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        lock.release()
+        raise MmxError(f"--output {out}: cannot write there ({e.strerror or e}); give a writable folder") from None
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _write_output(path: Path, obj: dict) -> None:
+    try:
+        write_json(path, obj)
+    except OSError as e:
+        raise MmxError(f"cannot write {path} ({e.strerror or e}); give a writable --output") from None
 
 
 def _host_info() -> dict[str, str]:

@@ -7,11 +7,17 @@ A run directory holds:
 
 A killed run loses at most the record being written; a rerun with the same
 --output reads the JSONL back and skips the samples already there.
+
+Every file is strict JSON (RFC 8259: no NaN/Infinity tokens; a non-finite score is written as null and read
+back as missing), and secrets (API keys, tokens, passwords given as model or data arguments) are redacted
+before anything reaches disk.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +27,91 @@ from mmx import __version__
 from mmx.errors import MmxError
 
 SCHEMA_VERSION = 1
+
+# Argument names that hold credentials: whole name parts, so max_new_tokens is not a token but hf_token is.
+_SECRET_PARTS = {"key", "apikey", "token", "secret", "password", "passwd", "pwd", "credential", "credentials",
+                 "auth", "authorization", "bearer", "cookie"}
+REDACTED = "***redacted***"
+_SECRETS: set[str] = set()  # values seen under such names in this process: scrubbed from everything written
+
+
+def _remember(value: str) -> None:
+    # Values too short to be a credential ("x" for a local server) would blank out every "x" written.
+    if len(value) >= 4:
+        _SECRETS.update({value, json.dumps(value, ensure_ascii=False)[1:-1]})
+
+
+def is_secret_name(name: str) -> bool:
+    parts = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name)).lower())
+    return any(p in _SECRET_PARTS for p in parts) or str(name).lower().replace("-", "_").endswith(("_key", "apikey"))
+
+
+def redact_args(args: dict[str, Any] | None) -> dict[str, Any]:
+    """A copy of k=v arguments with secret-looking values replaced; the values are remembered for scrub()."""
+    out = {}
+    for k, v in (args or {}).items():
+        if is_secret_name(k) and v not in (None, ""):
+            _remember(str(v))
+            out[k] = REDACTED
+        else:
+            out[k] = v
+    return out
+
+
+_KV = re.compile(r"(^|[,\s])([A-Za-z0-9_.-]+)=([^,]*)")
+
+
+def redact_argv(argv: list[str]) -> list[str]:
+    """sys.argv with the values of secret-looking k=v pairs (``--model-args api_key=...``) redacted."""
+    def sub(m: re.Match) -> str:
+        if is_secret_name(m.group(2)) and m.group(3):
+            _remember(m.group(3))
+            return f"{m.group(1)}{m.group(2)}={REDACTED}"
+        return m.group(0)
+
+    def one(a: str) -> str:
+        if a.startswith("--") and "=" in a:  # --model-args=api_key=...
+            opt, val = a.split("=", 1)
+            return f"{opt}={_KV.sub(sub, val)}"
+        return _KV.sub(sub, a)
+
+    return [scrub(one(str(a))) for a in argv]
+
+
+def scrub(obj: Any) -> Any:
+    """obj with every remembered secret value cut out of its strings (an error message quoting a URL, ...)."""
+    if not _SECRETS:
+        return obj
+    if isinstance(obj, str):
+        for sec in _SECRETS:
+            if sec in obj:
+                obj = obj.replace(sec, REDACTED)
+        return obj
+    if isinstance(obj, dict):
+        return {scrub(k): scrub(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [scrub(v) for v in obj]
+    return obj
+
+
+def finite(obj: Any) -> Any:
+    """obj with NaN/Infinity floats as None: JSON has no token for them (readers take null as missing)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
+
+
+def dumps(obj: Any, **kw: Any) -> str:
+    """Strict JSON (allow_nan=False) with secrets scrubbed: what every mmx file is written with."""
+    try:
+        text = json.dumps(obj, ensure_ascii=False, allow_nan=False, **kw)
+    except ValueError:  # a NaN somewhere: the slow path only then
+        text = json.dumps(finite(obj), ensure_ascii=False, allow_nan=False, **kw)
+    return scrub(text) if _SECRETS else text
 
 
 @dataclass
@@ -38,12 +129,13 @@ class Record:
         # Built by hand: dataclasses.asdict deep-copies every field and dominated the write time.
         d = {"id": self.id, "language": self.language, "prediction": self.prediction,
              "reference": self.reference, "scores": self.scores, "extra": self.extra}
-        return json.dumps(d, ensure_ascii=False, sort_keys=True)
+        return dumps(d, sort_keys=True)
 
     @classmethod
     def from_dict(cls, d: dict) -> "Record":
-        return cls(d["id"], d["language"], d.get("prediction"), d.get("reference"),
-                   d.get("scores", {}), d.get("extra", {}))
+        # A score written as null (it was NaN) is missing, as the aggregate treats NaN.
+        scores = {k: v for k, v in (d.get("scores") or {}).items() if v is not None}
+        return cls(d["id"], d["language"], d.get("prediction"), d.get("reference"), scores, d.get("extra", {}))
 
 
 class RecordStore:
@@ -131,7 +223,7 @@ def code_version() -> dict[str, Any]:
 def write_json(path: Path, obj: Any) -> None:
     """Write atomically, so a reader never sees half a results.json."""
     tmp = Path(str(path) + ".tmp")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.write_text(dumps(obj, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 

@@ -3,7 +3,7 @@ import pytest
 
 from mmx.errors import MmxError
 from mmx.registry import get_model_family, get_task_kind
-from mmx.tasks.base import all_suites, all_tasks, load_suite, load_task, parse_task
+from mmx.tasks.base import all_suites, all_tasks, load_suite, load_task, parse_suite, parse_task
 
 
 def test_builtin_tasks_and_suites_parse():
@@ -18,6 +18,25 @@ def test_builtin_tasks_and_suites_parse():
         get_model_family(s.default_model.split(":")[0])
         for t in s.tasks:
             load_task(t)
+
+
+def test_builtin_tasks_use_only_known_keys_and_metrics():
+    for t in all_tasks():
+        get_task_kind(t.kind)(t).check_spec()  # the yaml_keys of each kind cover what the built-ins write
+
+
+def test_unknown_task_and_suite_keys(tmp_path):
+    p = tmp_path / "t.yaml"
+    p.write_text("task: x\nkind: retrieval\ndataset: {loader: caption_json}\nmetrics: [t2i_r1]\nlanguage: [de]\n")
+    with pytest.raises(MmxError, match=r"t.yaml: task x: unknown key 'language'\. Did you mean 'languages'\?"):
+        get_task_kind("retrieval")(parse_task(p)).check_spec()
+    p.write_text("task: x\nkind: vqa\ndataset: {loader: probe_vqa}\nmetrics: [vqa_acc]\nmax_new_token: 4\n")
+    with pytest.raises(MmxError, match="Did you mean 'max_new_tokens'"):
+        get_task_kind("vqa")(parse_task(p)).check_spec()
+    s = tmp_path / "s.yaml"
+    s.write_text("suite: s\ntasks: [probe_retrieval]\ndefault_model: hf-clip:x\ndefault_model_arg: {}\n")
+    with pytest.raises(MmxError, match="Did you mean 'default_model_args'"):
+        parse_suite(s)
 
 
 def test_malformed_yaml_names_the_file(tmp_path):

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmx.data.text import read_text
 from mmx.errors import MmxError
 from mmx.languages import normalize_code, pick_languages
 from mmx.registry import register_loader
@@ -79,7 +80,7 @@ def read_babel_imagenet(path: Path, name: str = "babel_imagenet") -> dict[str, t
     """Babel-ImageNet's ``babel_imagenet-298.json``: ``{LANG: [[class indices], [names]]}``, checked."""
     path = Path(path)
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        obj = json.loads(read_text(path, name))
     except FileNotFoundError as e:
         raise MmxError(f"{name}: class-name file not found: {path} (Babel-ImageNet's babel_imagenet-298.json)") from e
     except json.JSONDecodeError as e:
@@ -95,7 +96,7 @@ def read_babel_imagenet(path: Path, name: str = "babel_imagenet") -> dict[str, t
 
 
 @register_loader("babel_imagenet")
-def load_babel_imagenet(path: Path, images: Path, name: str = "babel_imagenet", languages=None, limit=None, **_):
+def load_babel_imagenet(path: Path, images: Path, name: str = "babel_imagenet", languages=None, limit=None):
     """Class names from Babel-ImageNet's ``babel_imagenet-298.json``; images from an ImageNet validation
     folder in the usual layout ``<images>/<wnid>/*.JPEG`` (as torchvision's ImageFolder reads it).
     ``limit``: the first N images (sorted by name) of each class."""
@@ -122,19 +123,21 @@ def load_babel_imagenet(path: Path, images: Path, name: str = "babel_imagenet", 
         raise MmxError(f"{name}: {len(empty)} of the {len(needed)} classes have no images under {images} "
                        f"(first: {images / empty[0]}); the folder needs ImageNet's validation layout "
                        "<wnid>/*.JPEG (sort the flat val images into class folders, e.g. with valprep.sh)")
+    if not ids:
+        raise MmxError(f"{name}: no images to classify from {path} (images: {images}): nothing to evaluate")
     return ClassificationData(name, ids, paths, labels, class_names, langs,
                               _fingerprint(path, list(langs), ids, paths), str(path))
 
 
 @register_loader("probe_attributes")
 def load_probe_attributes(path: Path, images: Path, attribute: str = "shape", name: str = "probe_zeroshot",
-                          languages=None, limit=None, **_):
+                          languages=None, limit=None):
     """The probe set as a classification task: ``attribute`` shape or colour of each image. Reads
     ``assets/probe/vqa.json`` (images, attributes, and per language the accepted answers of each value,
     canonical first: those are the class names, from the probe generator's word forms)."""
     path, images = Path(path), Path(images)
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        obj = json.loads(read_text(path, name))
         answers = {code: a[attribute] for code, a in obj["answers"].items()} if attribute in ("shape", "colour") else None
     except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError) as e:
         raise MmxError(f"{name}: cannot read the probe's vqa.json at {path} ({type(e).__name__}: {e}); "
@@ -151,5 +154,7 @@ def load_probe_attributes(path: Path, images: Path, attribute: str = "shape", na
         if not p.is_file():
             raise MmxError(f"{name}: image {p} of sample {i!r} is missing (dataset.images / --data-args images=DIR)")
     labels = [classes.index(a[attribute]) for a in obj["attributes"][:n]]
+    if not ids:
+        raise MmxError(f"{name}: no images to classify from {path} (images: {images}): nothing to evaluate")
     return ClassificationData(name, ids, paths, labels, class_names, langs,
                               _fingerprint(path, list(langs), ids, paths), str(path))

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmx.data.text import read_text
 from mmx.errors import MmxError
 from mmx.languages import normalize_code, pick_languages
 from mmx.registry import register_loader
@@ -38,6 +39,8 @@ def _select(name: str, source: Path, images: list[str], image_dir: Path, by_code
         if c in canon:
             raise MmxError(f"{source}: languages {canon[c]!r} and {code!r} are the same language ({c})")
         canon[c] = code
+    if not images or not by_code:
+        raise MmxError(f"{name}: {source} holds no {'images' if not images else 'captions'}: nothing to evaluate")
     want = pick_languages(canon, languages, name, source, "captions for")
     n = len(images) if limit is None else min(limit, len(images))
     captions = {}
@@ -46,6 +49,10 @@ def _select(name: str, source: Path, images: list[str], image_dir: Path, by_code
         if len(caps) != len(images):
             raise MmxError(f"{source}: language {canon[c]!r} has {len(caps)} caption lists for {len(images)} images")
         captions[c] = [[s for s in (cl if isinstance(cl, list) else [cl]) if s and s.strip()] for cl in caps[:n]]
+        if n and not any(captions[c]):  # nothing to retrieve with: a score over zero queries is no score
+            raise MmxError(f"{name}: every caption of language {canon[c]!r} in {source} is blank"
+                           f"{f' (in the first {n} images)' if n < len(images) else ''}; fix the file or leave "
+                           "the language out (--languages)")
     ids = images[:n]
     paths = [image_dir / i for i in ids]
     absent = [(i, p) for i, p in zip(ids, paths) if not p.is_file()]
@@ -66,7 +73,7 @@ def load_caption_json(path: Path, images: Path, name: str = "caption_json", lang
     ``{"images": [file, ...], "captions": {lang: [[caption, ...] per image]}}``."""
     path, images = Path(path), Path(images)
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        obj = json.loads(read_text(path, name))
     except FileNotFoundError as e:
         raise MmxError(f"{name}: caption file not found: {path}") from e
     except json.JSONDecodeError as e:
@@ -85,7 +92,7 @@ def load_xm3600(path: Path, images: Path, name: str = "xm3600", languages=None, 
         raise MmxError(f"{name}: caption file not found: {path}")
     ids: list[str] = []
     by_code: dict[str, list[list[str]]] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(read_text(path, name).splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -19,11 +19,13 @@ Layouts (from a local folder; nothing is downloaded):
 from __future__ import annotations
 
 import csv
+import io
 import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmx.data.text import read_text
 from mmx.errors import MmxError
 from mmx.languages import normalize_code, pick_languages
 from mmx.registry import register_loader
@@ -56,6 +58,14 @@ def _finish(name: str, source: Path, by_lang: dict[str, list[SpeechItem]], sourc
             languages: list[str] | None, limit: int | None, extra_hash: bytes = b"") -> SpeechData:
     want = pick_languages(by_lang, languages, name, source)
     items = {c: by_lang[c][:limit] if limit is not None else by_lang[c] for c in want}
+    if not any(items.values()):
+        raise MmxError(f"{name}: {source} holds no samples{' for ' + ', '.join(want) if want else ''}: "
+                       "nothing to evaluate")
+    for c in want:
+        if items[c] and not any(it.text and it.text.strip() for it in items[c]):
+            # WER over zero reference words is undefined: refuse rather than report a number
+            raise MmxError(f"{name}: every reference transcript of language {c!r} in {source} is blank; "
+                           "fix the file or leave the language out (--languages)")
     h = hashlib.sha256(extra_hash)
     for c in want:
         for it in items[c]:
@@ -92,7 +102,7 @@ def load_fleurs(path: Path, name: str = "fleurs", languages=None, limit=None, sp
 
         def items(c, tsv=tsv, audio_dir=audio_dir):
             out = []
-            with open(tsv, encoding="utf-8", newline="") as f:
+            with io.StringIO(read_text(tsv, name), newline="") as f:
                 for n, row in enumerate(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), 1):
                     if len(row) < 4:
                         raise MmxError(f"{tsv}:{n}: expected FLEURS columns (id, file name, raw transcription, "
@@ -116,7 +126,7 @@ def load_common_voice(path: Path, name: str = "common_voice", languages=None, li
     by_lang: dict[str, list[SpeechItem]] = {}
     codes: dict[str, str] = {}
     for tsv in tsvs:
-        with open(tsv, encoding="utf-8", newline="") as f:
+        with io.StringIO(read_text(tsv, name), newline="") as f:
             rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
         if rows and not {"path", "sentence"} <= set(rows[0]):
             raise MmxError(f"{tsv}: a Common Voice TSV needs the columns path and sentence; it has "
@@ -139,7 +149,7 @@ def load_manifest(path: Path, name: str = "manifest", languages=None, limit=None
     by_lang: dict[str, list[SpeechItem]] = {}
     codes: dict[str, str] = {}
     seen: set[str] = set()
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(read_text(path, name).splitlines(), 1):
         if not line.strip():
             continue
         where = f"{path}:{n}"
@@ -183,7 +193,7 @@ def synthesize_probe(captions: Path, out: Path, languages=None, limit=None) -> d
 
     from mmx.models.speech import espeak_binary, espeak_voice, espeak_wav
 
-    obj = json.loads(Path(captions).read_text(encoding="utf-8"))
+    obj = json.loads(read_text(Path(captions)))
     binary = espeak_binary()
     by_lang: dict[str, list[SpeechItem]] = {}
     wanted = None if languages is None else {normalize_code(x) for x in languages}
@@ -218,7 +228,7 @@ def load_speech_probe(path: Path, name: str = "speech_probe", languages=None, li
         by_lang = synthesize_probe(path, out, languages, limit)
         source = out
     else:  # text only (the TTS task): no espeak-ng needed
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        obj = json.loads(read_text(path, name))
         by_lang = {}
         for code, caps in obj["captions"].items():
             c = normalize_code(code, path)

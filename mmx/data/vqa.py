@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmx.data.text import read_text
 from mmx.errors import MmxError
 from mmx.languages import normalize_code, pick_languages
 from mmx.registry import register_loader
@@ -47,7 +48,7 @@ class VQAData:
 
 def _read_json(path: Path, name: str, what: str) -> Any:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(read_text(Path(path), name))
     except FileNotFoundError as e:
         raise MmxError(f"{name}: {what} not found: {path}") from e
     except json.JSONDecodeError as e:
@@ -69,6 +70,9 @@ def finish(name: str, samples: list[VQASample], sources: list[Path], languages: 
             if count[s.language] <= limit:
                 kept.append(s)
         samples = kept
+    if not samples:
+        raise MmxError(f"{name}: no questions{' in ' + ', '.join(languages) if languages else ''} in "
+                       f"{', '.join(map(str, sources))}: nothing to evaluate")
     seen: set[str] = set()
     for s in samples:
         if s.id in seen:
@@ -93,7 +97,7 @@ def finish(name: str, samples: list[VQASample], sources: list[Path], languages: 
 
 
 @register_loader("probe_vqa")
-def load_probe_vqa(path: Path, images: Path, name: str = "probe_vqa", languages=None, limit=None, **_):
+def load_probe_vqa(path: Path, images: Path, name: str = "probe_vqa", languages=None, limit=None):
     """``assets/probe/vqa.json`` (written by assets/generate_probe_vqa.py): ``{"images", "attributes", "types",
     "questions": {lang: {type: question}}, "answers": {lang: {type: {value: [accepted answers]}}}}``.
     One sample per image, question type and language, ids ``LANG/probe_000/colour``."""
@@ -118,7 +122,7 @@ _XGQA_ZERO = "testdev_balanced_questions_{lang}.json"
 
 
 @register_loader("xgqa")
-def load_xgqa(path: Path, images: Path, name: str = "xgqa", languages=None, limit=None, split: str = "test", **_):
+def load_xgqa(path: Path, images: Path, name: str = "xgqa", languages=None, limit=None, split: str = "test"):
     """xGQA (github.com/adapter-hub/xGQA): questions in GQA's format,
     ``{question_id: {"imageId", "question", "answer", "fullAnswer", ...}}``, one file per language.
     ``path``: ``data/zero_shot/`` (``testdev_balanced_questions_<lang>.json``), ``data/few_shot/``
@@ -156,7 +160,7 @@ def load_xgqa(path: Path, images: Path, name: str = "xgqa", languages=None, limi
 
 
 @register_loader("maxm")
-def load_maxm(path: Path, images: Path, name: str = "maxm", languages=None, limit=None, **_):
+def load_maxm(path: Path, images: Path, name: str = "maxm", languages=None, limit=None):
     """MaXM v1 (github.com/google-research-datasets/maxm): one JSON per language,
     ``{"dataset", "version", "split": LANG, "annotations": [{"image_id", "image_url",
     "qa_pairs": [{"question_id", "question", "answers", "processed_answers", "is_collection"}]}]}``.
@@ -191,7 +195,7 @@ def _evjvqa_language(text: str) -> str:
 
 
 @register_loader("evjvqa")
-def load_evjvqa(path: Path, images: Path, name: str = "evjvqa", languages=None, limit=None, **_):
+def load_evjvqa(path: Path, images: Path, name: str = "evjvqa", languages=None, limit=None):
     """VLSP 2022 EVJVQA: ``{"images": [{"id", "filename"}], "annotations": [{"id", "image_id", "question",
     "answer"}]}`` (COCO-like); questions in English, Vietnamese or Japanese, answered in the same language."""
     obj = _read_json(path, name, "annotation file")
@@ -221,7 +225,7 @@ def _m3_option(text: str) -> tuple[str | None, str]:
 
 
 @register_loader("m3exam")
-def load_m3exam(path: Path, images: Path | None = None, name: str = "m3exam", languages=None, limit=None, **_):
+def load_m3exam(path: Path, images: Path | None = None, name: str = "m3exam", languages=None, limit=None):
     """M3Exam's multimodal questions: ``data/multimodal-questions/<language>-questions-image.json`` (a list of
     ``{"question_text", "background_description": [...], "options": ["(1) ...", ...], "answer_text": "1",
     "language", "level", "subject", ...}``) with images ``images-<language>/image-N.png`` referenced in the

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -14,6 +15,7 @@ from typing import Any, Callable, TypeVar
 import torch
 
 from mmx.errors import MmxError
+from mmx.schema import redact_args
 
 # A folder holding this file was built by mmx from a config with random weights
 # (tests, offline demo). Every report of such a model says "random weights".
@@ -61,12 +63,25 @@ def parse_kv(args: str | dict | None) -> dict[str, str]:
     return out
 
 
+_DEVICE = re.compile(r"(cpu|mps|cuda(:\d+)?)")
+
+
 def pick_device(device: str | None) -> str:
+    """The torch device to use: a bad name or a GPU that is not there is an MmxError, not a torch traceback."""
     if device in (None, "", "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise MmxError(f"--device {device} was asked for but torch sees no CUDA device; use --device cpu")
-    return device
+    d = str(device).strip().lower()
+    if not _DEVICE.fullmatch(d):
+        raise MmxError(f"--device {device!r}: use cpu, cuda, cuda:N (the GPU's index) or mps")
+    if d.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise MmxError(f"--device {device} was asked for but torch sees no CUDA device; use --device cpu")
+        n = torch.cuda.device_count()
+        if ":" in d and int(d.split(":")[1]) >= n:
+            raise MmxError(f"--device {device}: torch sees {n} CUDA device(s), cuda:0 to cuda:{n - 1}")
+    if d == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise MmxError(f"--device {device} was asked for but torch sees no Apple GPU (MPS); use --device cpu")
+    return d
 
 
 def pick_dtype(device: str, dtype: str | None) -> torch.dtype:
@@ -154,7 +169,7 @@ class Adapter:
             "random_weights": bool(local and is_random_weights(self.name)),
             "device": self.device,
             "dtype": str(getattr(self, "dtype", "")).replace("torch.", ""),
-            "args": {k: str(v) for k, v in self.kwargs.items()},
+            "args": redact_args({k: str(v) for k, v in self.kwargs.items()}),  # no api_key in results.json
         }
 
 

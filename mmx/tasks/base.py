@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from mmx.errors import MmxError
+from mmx.errors import MmxError, check_keys
 
 
 def builtin_tasks_dir() -> Path:
@@ -71,8 +71,13 @@ def _expand_env(value: str, path: Path, what: str) -> str:
 
 
 def _read_yaml(path: Path) -> dict:
+    data = path.read_bytes()
     try:
-        obj = yaml.safe_load(path.read_text(encoding="utf-8"))
+        obj = yaml.safe_load(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        from mmx.data.text import not_utf8
+
+        raise not_utf8(path, data, e) from None
     except yaml.YAMLError as e:
         raise MmxError(f"{path}: malformed YAML: {e}") from e
     if not isinstance(obj, dict):
@@ -107,8 +112,13 @@ def parse_task(path: Path) -> TaskSpec:
                     prompts=dict(obj.get("prompts") or {}), raw=obj)
 
 
+SUITE_KEYS = {"suite", "tasks", "default_model", "default_model_args", "description"}
+TASK_KEYS = {"task", "kind", "dataset", "languages", "metrics", "primary_metric", "description", "prompts"}
+
+
 def parse_suite(path: Path) -> SuiteSpec:
     obj = _read_yaml(path)
+    check_keys(obj, SUITE_KEYS, f"{path}: suite")
     tasks = _need(obj, "tasks", path, list)
     return SuiteSpec(name=_need(obj, "suite", path), path=path.resolve(), tasks=[str(t) for t in tasks],
                      default_model=_need(obj, "default_model", path),
@@ -174,9 +184,26 @@ class TaskKind:
     description: str = ""
     # metric -> (numerator score, denominator score): aggregated as a ratio of sums (corpus WER).
     ratio_metrics: dict[str, tuple[str, str]] = {}
+    # Top-level YAML keys this kind reads (spec.raw.get(...)) beyond the common TASK_KEYS.
+    yaml_keys: frozenset = frozenset()
 
     def __init__(self, spec: TaskSpec):
         self.spec = spec
+
+    def metric_names(self) -> set[str] | None:
+        """The metrics this kind can produce for its spec (None: not checked)."""
+        return None
+
+    def result_extras(self) -> dict[str, Any]:
+        """Merged into this task's entry in results.json after the run (e.g. the sandbox used)."""
+        return {}
+
+    def check_spec(self) -> None:
+        """Refuse YAML keys and metric names nothing reads: a typo must not be silently ignored."""
+        check_keys(self.spec.raw, TASK_KEYS | set(self.yaml_keys), f"{self.spec.path}: task {self.spec.name}")
+        known = self.metric_names()
+        if known is not None:
+            check_keys(self.spec.metrics, known, f"{self.spec.path}: task {self.spec.name}: metric")
 
     def load_data(self, languages: list[str] | None, limit: int | None, data_args: dict[str, str]):
         raise NotImplementedError
@@ -195,8 +222,7 @@ class TaskKind:
         for key in paths:
             if key in ds:
                 ds[key] = self.spec.resolve_path(ds[key])
-        return loader(name=self.spec.name, languages=languages or self.spec.languages,
-                      limit=int(limit) if limit else None, **ds)
+        return loader(name=self.spec.name, languages=languages or self.spec.languages, limit=limit, **ds)
 
     def run(self, model, data, store, ctx) -> None:
         raise NotImplementedError
@@ -213,3 +239,4 @@ class RunContext:
     cache: Any = None  # mmx.cache.OutputCache
     dist: Any = None  # mmx.dist.Dist
     on_error: str = "fail"  # a bad sample (e.g. corrupt audio): "fail" stops the run, "skip" records it and goes on
+    allow_unsafe_execution: bool = False  # run generated code even where no sandbox is available
