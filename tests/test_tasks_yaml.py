@@ -83,3 +83,17 @@ def test_extra_task_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("MMX_TASK_PATH", str(tmp_path))
     t = load_task("my_probe")
     assert t.resolve_path("a.json") == tmp_path / "a.json"
+
+
+@pytest.mark.parametrize("kind,metric,suggestion", [
+    ("asr", "wre", "wer"), ("tts", "duration_ration", "duration_ratio"), ("vqa", "vqa_accuracy", "vqa_acc"),
+    ("zeroshot_classification", "top_1", "top1"), ("code_generation", "pass_at_1", "pass@1"),
+    ("retrieval", "t2i_r3", None),
+])
+def test_a_metric_the_kind_cannot_produce_is_refused(tmp_path, kind, metric, suggestion):
+    p = tmp_path / "t.yaml"
+    p.write_text(f"task: x\nkind: {kind}\ndataset: {{loader: caption_json}}\nmetrics: [{metric}]\n")
+    with pytest.raises(MmxError, match=f"unknown key '{metric}'") as e:
+        get_task_kind(kind)(parse_task(p)).check_spec()
+    if suggestion:
+        assert f"Did you mean '{suggestion}'" in str(e.value)

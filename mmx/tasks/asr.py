@@ -57,6 +57,9 @@ class ASR(TaskKind):
     capability = SpeechRecognizer
     description = "speech recognition: corpus WER/CER per language (CER headline without spaces), RTFx"
     ratio_metrics = {**RATIOS, "rtfx": ("audio_s", "compute_s")}
+
+    def metric_names(self):
+        return {*self.ratio_metrics, "skipped"}
     higher_is_better = {"err": False, "wer": False, "cer": False, "rtfx": True, "skipped": False}
 
     def load_data(self, languages, limit, data_args):

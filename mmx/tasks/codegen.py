@@ -13,6 +13,7 @@ so nothing counts as passed or failed, and a rerun after installing it fills the
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 from tqdm import tqdm
@@ -39,6 +40,10 @@ class CodeGeneration(TaskKind):
     capability = CodeGenerator
     description = "pass@k of generated programs run against their tests in a sandbox, per natural language"
     yaml_keys = frozenset({"generation"})
+
+    def metric_names(self):
+        # pass@k for any k >= 1 (records hold NaN above n, which the aggregate leaves out)
+        return {m for m in self.spec.metrics if re.fullmatch(r"pass@[1-9][0-9]*", m)} | {"pass@1"}
 
     def load_data(self, languages, limit, data_args):
         yaml_gen = self.spec.raw.get("generation") or {}

@@ -48,6 +48,9 @@ class TTS(TaskKind):
     description = "speech synthesis: WER/CER of an ASR model on the audio (intelligibility), duration, failures"
     yaml_keys = frozenset({"asr_model", "asr_model_args"})
     ratio_metrics = dict(RATIOS)
+
+    def metric_names(self):
+        return {*self.ratio_metrics, "failed", "duration_ratio", "chars_per_s"}
     higher_is_better = {"err": False, "wer": False, "cer": False, "failed": False}
 
     def load_data(self, languages, limit, data_args):

@@ -38,6 +38,9 @@ class VQA(TaskKind):
     description = "visual question answering per language: VQA accuracy, exact match, multiple-choice accuracy"
     yaml_keys = frozenset({"max_new_tokens", "mc_mode", "answer_language"})
 
+    def metric_names(self):
+        return {"vqa_acc", "exact_match", "mc_acc"}
+
     def load_data(self, languages, limit, data_args):
         ds = {**self.spec.dataset, **data_args}
         raw = self.spec.raw

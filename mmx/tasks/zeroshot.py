@@ -34,6 +34,9 @@ class ZeroShotClassification(TaskKind):
     capability = ImageTextEncoder
     description = "zero-shot image classification, top-1/top-5 per language, class names and prompts per language"
 
+    def metric_names(self):
+        return {"top1", "top5"}
+
     def load_data(self, languages, limit, data_args):
         return self.call_loader({**self.spec.dataset, **data_args}, languages, limit, required=("path", "images"))
 
