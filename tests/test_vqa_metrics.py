@@ -30,13 +30,13 @@ def test_vqa_rule_applies_the_normaliser():
     # "Two." -> "2"; official VQA: number words to digits, punctuation and articles dropped.
     assert vqa_accuracy("Two.", ["2"] * 3 + ["3"] * 7) == pytest.approx(0.9)
     assert vqa_accuracy("The dog?", ["dog"] * 10) == 1.0
-    assert vqa_accuracy("The dog!", ["dog"] * 10) == 0.0  # "!" is not in the official punctuation list
+    assert vqa_accuracy("The dog!", ["dog"] * 10) == 1.0  # "!" is in the official punctuation list
     assert vqa_accuracy("", ["2"] * 10) == 0.0  # an empty answer never matches
 
 
 @pytest.mark.parametrize("text,lang,expected", [
     ("Two", "en", "2"), ("the red circle.", "en", "red circle"), ("ＲＥＤ", "en", "red"), ("1,000", "en", "1000"),
-    ("2.5", "en", "2.5"), ("don't", "en", "don t"), ("dont", "en", "don’t"),
+    ("2.5", "en", "2.5"), ("don't", "en", "don't"), ("dont", "en", "don't"),
     ("zwei", "de", "2"), ("Drei!", "de", "3"), ("eins", "de", "1"), ("der rote Kreis", "de", "rote kreis"),
     ("deux", "fr", "2"), ("Un chat", "fr", "chat"), ("Une", "fr", "1"),
     ("tres", "es", "3"), ("la estrella", "es", "estrella"),
@@ -77,15 +77,15 @@ def test_exact_match_is_light():
 
 # Expected values worked out by hand from vqaEval.py's processPunctuation and processDigitArticle.
 OFFICIAL_EN = [
-    ("U.S.A.", "usa"), ("the U.S.", "us"), ("a.m.", "am"), ("12:30 p.m.", "12 30 pm"), ("e.g.", "eg"),
+    ("U.S.A.", "usa"), ("the U.S.", "us"), ("a.m.", "am"), ("12:30 p.m.", "12:30 pm"), ("e.g.", "eg"),
     ("Mr. Smith", "mr smith"), ("yes.", "yes"), ("end of sentence.", "end of sentence"), ("5.", "5"),
     ("3.5", "3.5"), (".5", ".5"), ("1.000", "1.000"), ("10,000", "10000"), ("1,2", "12"),
     ("10,000 dollars, maybe", "10000 dollars maybe"), ("yes, it is", "yes it is"), ("red,white", "red white"),
     ("two", "2"), ("Two.", "2"), ("TEN", "10"), ("none", "0"), ("zero", "0"), ("eleven", "eleven"),
     ("three dogs", "3 dogs"), ("one of the two", "1 of 2"), ("the cat", "cat"), ("an apple", "apple"), ("a", ""),
-    ("a man's hat", "man s hat"), ("dont", "don’t"), ("cant", "can't"), ("weve", "we've"), ("isnt", "isn’t"),
-    ("oclock", "o’clock"), ("whats", "what’s"), ("Im", "im"), ("don't", "don t"), ("it's", "it s"),
-    ("why?", "why"), ("what ?", "what"), ("yes!", "yes!"), ("ten-year-old", "ten-year-old"),
+    ("a man's hat", "man's hat"), ("dont", "don't"), ("cant", "can't"), ("weve", "we've"), ("isnt", "isn't"),
+    ("oclock", "o'clock"), ("whats", "what's"), ("Im", "im"), ("don't", "don't"), ("it's", "it's"),
+    ("why?", "why"), ("what ?", "what"), ("yes!", "yes"), ("ten-year-old", "10 year old"),
     ("black/white", "black white"), ("black / white", "black white"), ("(left)", "left"), ("left (side)", "left side"),
     ('say "hi"', "say hi"), ("x=y+z", "x y z"), ("<3", "3"), ("hello@world", "hello world"),
     ("under_score", "under score"), ("$5", "$5"), ("50%", "50%"), (" tab\tand\nnewline ", "tab and newline"),
@@ -96,7 +96,7 @@ def _official_punctuation(text: str) -> str:
     """vqaEval.py's processPunctuation, transcribed directly (the test's oracle)."""
     import re
 
-    punct = [";", ":", "/", "'", "[", "]", '"', "(", ")", "=", "+", "\\", "_", ">", "<", "@", "`", ",", "?"]
+    punct = [";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!"]
     out = text
     for p in punct:
         if (p + " " in text or " " + p in text) or re.search(r"(\d)(\,)(\d)", text) is not None:
@@ -150,9 +150,9 @@ def test_contractions_table_spot_checks():
 
     # 120 entries in vqaEval.py's table; a few read off it, with its mix of straight and curly apostrophes.
     assert len(_CONTRACTIONS) == 120
-    assert _CONTRACTIONS["dont"] == "don’t" and _CONTRACTIONS["cant"] == "can't" and _CONTRACTIONS["weve"] == "we've"
-    assert _CONTRACTIONS["somebody’d"] == "somebodyd" and _CONTRACTIONS["twas"] == "’twas"
-    assert _CONTRACTIONS["y’allll"] == "y’all’ll" and _CONTRACTIONS["youve"] == "you’ve"
+    assert _CONTRACTIONS["dont"] == "don't" and _CONTRACTIONS["cant"] == "can't" and _CONTRACTIONS["weve"] == "we've"
+    assert _CONTRACTIONS["somebody'd"] == "somebodyd" and _CONTRACTIONS["twas"] == "'twas"
+    assert _CONTRACTIONS["y'allll"] == "y'all'll" and _CONTRACTIONS["youve"] == "you've"
 
 
 def _official_accuracy(prediction: str, gt_answers: list[str]) -> float:
@@ -176,7 +176,7 @@ def test_ten_annotator_accuracy_equals_the_official_formula_on_random_cases():
     import random
 
     rng = random.Random(1)
-    gt_vocab = ["2", "3", "dog", "red", "yes", "no", "usa", "10000", "don’t"]  # normalised, as in the files
+    gt_vocab = ["2", "3", "dog", "red", "yes", "no", "usa", "10000", "don't"]  # normalised, as in the files
     predictions = ["Two.", "2", "three", "The dog", "dog?", "red", "Red.", "yes", "no", "U.S.A.", "10,000", "dont",
                    "cat", "", "a dog!"]
     for _ in range(2000):

@@ -4,7 +4,7 @@ English follows the official VQA evaluation's answer processing (GT-Vision-Lab/V
 PythonEvaluationTools/vqaEvaluation/vqaEval.py, ``processPunctuation`` then ``processDigitArticle``),
 so English numbers are comparable with published ones (``vqa_english``):
 1. newlines and tabs to spaces, outer spaces stripped;
-2. each of ``; : / ' [ ] " ( ) = + \\ _ > < @ ` , ?`` is deleted when the answer has that character next
+2. each of ``; / [ ] " { } ( ) = + \\ _ - > < @ ` , ? !`` is deleted when the answer has that character next
    to a space, or a comma between digits anywhere ("10,000" -> "10000"); otherwise it becomes a space;
 3. every period not followed by a digit is deleted, not turned into a space ("U.S.A." -> "usa",
    "a.m." -> "am", "3.5" stays); the official regex ``(?!<=\\d)(\\.)(?!\\d)`` reads like a look-behind but is
@@ -12,7 +12,8 @@ so English numbers are comparable with published ones (``vqa_english``):
    count, which stops after 32 periods; answers never have that many, and mmx does not copy the limit.)
 4. lower case, split on spaces; the number words none/zero..ten become digits; "a", "an", "the" are
    dropped; contracted forms written without their apostrophe get it back (its table, ``_CONTRACTIONS``,
-   with its mix of ' and ’: "dont" -> "don’t"). Hyphens, "!", "$" etc. are not in its list and stay.
+   "dont" -> "don't"). Apostrophes, colons, "$" etc. are not in its list and stay
+   ("don't" stays "don't", "12:30" stays).
 mmx applies this to predictions and references alike (the official script leaves the references, already
 normalised in the VQA annotation files, mostly untouched); before it, NFKC and native digits to ASCII,
 which change no ASCII answer.
@@ -171,37 +172,36 @@ def _strip_punct(text: str) -> str:
 
 # --- English: the official VQA evaluation's rules (see the module docstring) -------------------------------
 
-_VQA_PUNCT = (";", ":", "/", "'", "[", "]", '"', "(", ")", "=", "+", "\\", "_", ">", "<", "@", "`", ",", "?")
+_VQA_PUNCT = (";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!")
 _VQA_COMMA_NUMBER = re.compile(r"\d,\d")
 _VQA_PERIOD = re.compile(r"\.(?!\d)")
 _VQA_NUMBERS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten".split())}
 _VQA_NUMBERS["none"] = "0"
 _VQA_ARTICLES = frozenset(("a", "an", "the"))
-# vqaEval.py's contractions table, as data: "written-form restored-form" pairs. Keys with capitals or a
-# straight apostrophe can never match (answers are lower-cased and ' is punctuation by then); they are kept
-# so the table stays the official one.
+# vqaEval.py's contractions table, as data: "written-form restored-form" pairs, as in its last commit (a013f00).
+# Keys with capitals ("Im", "Ive") can never match (answers are lower-cased); they are kept so the table stays
+# the official one, its oddities included ("somebody'd" -> "somebodyd").
 _CONTRACTIONS = dict(zip(*[iter("""
-aint ain't  arent aren't  cant can't  couldve could've  couldnt couldn't  couldn'tve couldn’t’ve
-couldnt’ve couldn’t’ve  didnt didn’t  doesnt doesn’t  dont don’t  hadnt hadn’t  hadnt’ve hadn’t’ve
-hadn'tve hadn’t’ve  hasnt hasn’t  havent haven’t  hed he’d  hed’ve he’d’ve  he’dve he’d’ve  hes he’s
-howd how’d  howll how’ll  hows how’s  Id’ve I’d’ve  I’dve I’d’ve  Im I’m  Ive I’ve  isnt isn’t  itd it’d
-itd’ve it’d’ve  it’dve it’d’ve  itll it’ll  let’s let’s  maam ma’am  mightnt mightn’t  mightnt’ve mightn’t’ve
-mightn’tve mightn’t’ve  mightve might’ve  mustnt mustn’t  mustve must’ve  neednt needn’t  notve not’ve
-oclock o’clock  oughtnt oughtn’t  ow’s’at ’ow’s’at  ’ows’at ’ow’s’at  ’ow’sat ’ow’s’at  shant shan’t
-shed’ve she’d’ve  she’dve she’d’ve  she’s she’s  shouldve should’ve  shouldnt shouldn’t
-shouldnt’ve shouldn’t’ve  shouldn’tve shouldn’t’ve  somebody’d somebodyd  somebodyd’ve somebody’d’ve
-somebody’dve somebody’d’ve  somebodyll somebody’ll  somebodys somebody’s  someoned someone’d
-someoned’ve someone’d’ve  someone’dve someone’d’ve  someonell someone’ll  someones someone’s
-somethingd something’d  somethingd’ve something’d’ve  something’dve something’d’ve  somethingll something’ll
-thats that’s  thered there’d  thered’ve there’d’ve  there’dve there’d’ve  therere there’re  theres there’s
-theyd they’d  theyd’ve they’d’ve  they’dve they’d’ve  theyll they’ll  theyre they’re  theyve they’ve
-twas ’twas  wasnt wasn’t  wed’ve we’d’ve  we’dve we’d’ve  weve we've  werent weren’t  whatll what’ll
-whatre what’re  whats what’s  whatve what’ve  whens when’s  whered where’d  wheres where's  whereve where’ve
-whod who’d  whod’ve who’d’ve  who’dve who’d’ve  wholl who’ll  whos who’s  whove who've  whyll why’ll
-whyre why’re  whys why’s  wont won’t  wouldve would’ve  wouldnt wouldn’t  wouldnt’ve wouldn’t’ve
-wouldn’tve wouldn’t’ve  yall y’all  yall’ll y’all’ll  y’allll y’all’ll  yall’d’ve y’all’d’ve
-y’alld’ve y’all’d’ve  y’all’dve y’all’d’ve  youd you’d  youd’ve you’d’ve  you’dve you’d’ve  youll you’ll
-youre you’re  youve you’ve
+aint ain't  arent aren't  cant can't  couldve could've  couldnt couldn't  couldn'tve couldn't've  couldnt've
+couldn't've  didnt didn't  doesnt doesn't  dont don't  hadnt hadn't  hadnt've hadn't've  hadn'tve hadn't've
+hasnt hasn't  havent haven't  hed he'd  hed've he'd've  he'dve he'd've  hes he's  howd how'd  howll how'll
+hows how's  Id've I'd've  I'dve I'd've  Im I'm  Ive I've  isnt isn't  itd it'd  itd've it'd've  it'dve
+it'd've  itll it'll  let's let's  maam ma'am  mightnt mightn't  mightnt've mightn't've  mightn'tve
+mightn't've  mightve might've  mustnt mustn't  mustve must've  neednt needn't  notve not've  oclock o'clock
+oughtnt oughtn't  ow's'at 'ow's'at  'ows'at 'ow's'at  'ow'sat 'ow's'at  shant shan't  shed've she'd've
+she'dve she'd've  she's she's  shouldve should've  shouldnt shouldn't  shouldnt've shouldn't've  shouldn'tve
+shouldn't've  somebody'd somebodyd  somebodyd've somebody'd've  somebody'dve somebody'd've  somebodyll
+somebody'll  somebodys somebody's  someoned someone'd  someoned've someone'd've  someone'dve someone'd've
+someonell someone'll  someones someone's  somethingd something'd  somethingd've something'd've
+something'dve something'd've  somethingll something'll  thats that's  thered there'd  thered've there'd've
+there'dve there'd've  therere there're  theres there's  theyd they'd  theyd've they'd've  they'dve they'd've
+theyll they'll  theyre they're  theyve they've  twas 'twas  wasnt wasn't  wed've we'd've  we'dve we'd've
+weve we've  werent weren't  whatll what'll  whatre what're  whats what's  whatve what've  whens when's
+whered where'd  wheres where's  whereve where've  whod who'd  whod've who'd've  who'dve who'd've  wholl
+who'll  whos who's  whove who've  whyll why'll  whyre why're  whys why's  wont won't  wouldve would've
+wouldnt wouldn't  wouldnt've wouldn't've  wouldn'tve wouldn't've  yall y'all  yall'll y'all'll  y'allll
+y'all'll  yall'd've y'all'd've  y'alld've y'all'd've  y'all'dve y'all'd've  youd you'd  youd've you'd've
+you'dve you'd've  youll you'll  youre you're  youve you've
 """.split())] * 2))
 
 
