@@ -33,11 +33,13 @@ sysdeps:
 	  else echo "missing Debian packages:$$missing (sudo apt-get install$$missing); tests that need them are skipped"; fi; \
 	fi
 
-$(VENV)/.installed: pyproject.toml requirements-ci.txt requirements-nodeps.txt
+$(VENV)/.installed: pyproject.toml requirements-ci.txt requirements-nodeps.txt examples/mmx-plugin-example/pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-ci.txt
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	# The example plugin (docs/extending.md): installed so the tests exercise the mmx.plugins entry point.
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e examples/mmx-plugin-example
 	touch $@
 
 test: setup

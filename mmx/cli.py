@@ -1,4 +1,4 @@
-"""Command line: `mmx evaluate`, `mmx tasks`, `mmx models`, `mmx languages`, `mmx build-tiny-model`,
+"""Command line: `mmx evaluate`, `mmx tasks`, `mmx models`, `mmx validate`, `mmx languages`, `mmx build-tiny-model`,
 `mmx report`, `mmx compare`."""
 from __future__ import annotations
 
@@ -87,17 +87,36 @@ def list_tasks() -> None:
 
 @app.command("models")
 def list_models() -> None:
-    """List registered model families and task kinds."""
-    from mmx.registry import model_families, task_kinds
+    """List registered model families and task kinds (plugins included), without importing them."""
+    from mmx.registry import MODELS, TASKS
 
-    tbl = Table("family", "capability", "about", title="model families")
-    for name, cls in sorted(model_families().items()):
-        tbl.add_row(name, cls.capability, (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "")
+    tbl = Table("family", "capability", "about", "from", title="model families")
+    for e in MODELS.listing():
+        tbl.add_row(e.name, e.capability, e.about, e.source)
     console.print(tbl)
-    kt = Table("task kind", "needs", "about", title="task kinds")
-    for name, cls in sorted(task_kinds().items()):
-        kt.add_row(name, cls.capability.capability, cls.description)
+    kt = Table("task kind", "needs", "about", "from", title="task kinds")
+    for e in TASKS.listing():
+        kt.add_row(e.name, e.capability, e.about, e.source)
     console.print(kt)
+
+
+@app.command("validate")
+def validate(files: list[Path] = typer.Argument(..., help="task or suite YAML files")) -> None:
+    """Check task and suite YAML files without running them: keys, kind, loader and its dataset keys,
+    metrics, a suite's task names. Prints "ok" per good file; exits 2 with the problems otherwise."""
+    from mmx.validate import validate_file
+
+    bad = 0
+    for f in files:
+        problems = validate_file(f)
+        if problems:
+            bad += 1
+            for msg in problems:
+                err.print(f"{f}: {msg}", highlight=False, markup=False, soft_wrap=True)
+        else:
+            console.print(f"{f}: ok", highlight=False, markup=False, soft_wrap=True)
+    if bad:
+        raise typer.Exit(2)
 
 
 @app.command("languages")

@@ -1,6 +1,2 @@
-"""Dataset loaders; importing this package registers them."""
-from mmx.data import retrieval  # noqa: F401
-from mmx.data import code  # noqa: F401
-from mmx.data import speech  # noqa: F401
-from mmx.data import vqa  # noqa: F401
-from mmx.data import classification  # noqa: F401
+"""Dataset loaders, one module per modality. Nothing is imported here: mmx/registry.py lists the
+loaders as lazy entries and imports a module when a task first names one of its loaders."""

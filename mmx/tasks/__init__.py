@@ -1,7 +1,2 @@
-"""Task kinds; importing this package registers them."""
-from mmx.tasks import retrieval  # noqa: F401
-from mmx.tasks import codegen  # noqa: F401
-from mmx.tasks import asr  # noqa: F401
-from mmx.tasks import tts  # noqa: F401
-from mmx.tasks import vqa  # noqa: F401
-from mmx.tasks import zeroshot  # noqa: F401
+"""Task kinds, one module each. Nothing is imported here: mmx/registry.py lists them as lazy
+entries, so reading task YAML (`mmx tasks`, `mmx validate`) does not load torch."""

@@ -24,7 +24,9 @@ def builtin_tasks_dir() -> Path:
 def task_dirs() -> list[Path]:
     """Built-in tasks, then every folder in $MMX_TASK_PATH (os.pathsep-separated)."""
     extra = [Path(p) for p in os.environ.get("MMX_TASK_PATH", "").split(os.pathsep) if p]
-    return [builtin_tasks_dir(), *extra]
+    from mmx.registry import plugin_task_dirs  # plugins' task folders (mmx.plugins entry points)
+
+    return [builtin_tasks_dir(), *extra, *plugin_task_dirs()]
 
 
 @dataclass
