@@ -85,6 +85,7 @@ def test_ctc_skip_records_bad_audio(models, task_yaml, tmp_path, capsys):
         assert m["rtfx"] > 0
     assert task["metric_defs"]["err"]["higher_is_better"] is False
     assert task["metric_defs"]["rtfx"] == {"type": "ratio", "num": "audio_s", "den": "compute_s",
+                                           "stats": ["audio_s", "compute_s"], "reducer": "ratio",
                                            "higher_is_better": True, "scale": 1.0, "unit": "x real time",
                                            "ci": "bootstrap-percentile"}
 
@@ -191,4 +192,4 @@ def test_openai_compatible_endpoint():
         with pytest.raises(Exception, match="answered 404"):
             OpenAIASR("other-model", base_url=base).transcribe([tone(0.1)], 16000, "en")
     with pytest.raises(Exception, match="cannot reach the transcription server"):
-        OpenAIASR("whisper-1", base_url=base, timeout=2).transcribe([tone(0.1)], 16000, "en")
+        OpenAIASR("whisper-1", base_url=base, timeout=2, max_retries=0).transcribe([tone(0.1)], 16000, "en")

@@ -68,8 +68,8 @@ def test_metric_directions():
     assert not higher_is_better("wer") and not higher_is_better("cer_norm") and not higher_is_better("loss")
     assert higher_is_better("wer", {"wer": True}) and not higher_is_better("acc", {"acc": False})
     assert metric_defs(["acc"], None, {"acc": False}) == {"acc": {
-        "type": "mean", "higher_is_better": False, "scale": 100.0, "unit": "points (x100)",
-        "ci": "bootstrap-percentile"}}
+        "type": "mean", "stats": ["acc"], "reducer": "mean", "higher_is_better": False, "scale": 100.0,
+        "unit": "points (x100)", "ci": "bootstrap-percentile"}}
     # The old per-kind overrides agree with the table in mmx/metrics/defs.py.
     assert not higher_is_better("err") and higher_is_better("rtfx") and not higher_is_better("skipped")
 

@@ -80,4 +80,5 @@ def test_ratio_metric_is_a_ratio_of_sums():
     assert agg["overall"]["micro"]["wer"] == pytest.approx(4 / 15)
     assert agg["overall"]["macro"]["wer"] == pytest.approx(0.2)
     assert agg["metric_defs"]["wer"] == {"type": "ratio", "num": "errors", "den": "words", "higher_is_better": False,
+                                         "stats": ["errors", "words"], "reducer": "ratio",
                                          "scale": 100.0, "unit": "points (x100)", "ci": "bootstrap-percentile"}

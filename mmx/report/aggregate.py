@@ -1,9 +1,11 @@
 """Per-language and overall aggregates from per-sample records; the same code for every task kind.
 
-A metric's value for a language is the mean of that per-sample score over the language's
-records that carry it (NaN scores, e.g. a query with nothing relevant, are left out).
-A *ratio* metric (corpus WER = all errors / all reference words) is instead the sum of one
-per-sample score over the sum of another; results.json names these in ``metric_defs``.
+A metric's value over some records is its definition's reducer (mmx/metrics/defs.py) applied to its
+per-sample statistics summed over the records that carry all of them (NaN scores, e.g. a query with
+nothing relevant, are left out): a mean of one score, a ratio of two sums (corpus WER), corpus BLEU /
+chrF from summed n-gram counts, or any registered reducer. The ``ratios`` arguments below are a
+metric -> Spec map (results.json's metric_defs read back, or a task kind's legacy ``ratio_metrics``
+pairs); a metric they do not name is looked up in the registry.
 
 Also here: aggregates per script, family and resource level (from mmx/languages.py), the spread
 across languages, and confidence intervals:
@@ -35,19 +37,14 @@ from mmx.schema import Record
 REFERENCE_LANGUAGE = "en"
 
 
-def metric_value(records: Iterable[Record], metric: str, ratios: dict[str, tuple[str, str]] | None = None):
-    """(value, n) of one metric over some records: a mean of per-sample scores, or a ratio of sums."""
-    if ratios and metric in ratios:
-        num_key, den_key = ratios[metric]
-        num = den = 0.0
-        n = 0
-        for r in records:
-            a, b = r.scores.get(num_key), r.scores.get(den_key)
-            if a is not None and b is not None and not (math.isnan(a) or math.isnan(b)):
-                num, den, n = num + a, den + b, n + 1
-        return (num / den if den else None), n
-    vals = [float(v) for r in records if (v := r.scores.get(metric)) is not None and not math.isnan(v)]
-    return (sum(vals) / len(vals) if vals else None), len(vals)
+def metric_value(records: Iterable[Record], metric: str, ratios: dict | None = None):
+    """(value, n) of one metric over some records: the reducer of the summed per-sample statistics."""
+    spec = defs.spec_of(metric, ratios)
+    _, vals = score_matrix(records, metric, ratios)
+    if not len(vals):
+        return None, 0
+    v = float(defs.reduce(vals.sum(0), len(vals), spec.reducer))
+    return (None if math.isnan(v) else v), len(vals)
 
 
 def per_language(records: Iterable[Record], metrics: list[str],
@@ -91,32 +88,38 @@ higher_is_better = defs.higher_is_better
 
 def is_proportion(records: Iterable[Record], metric: str, ratios: dict[str, tuple[str, str]] | None = None) -> bool:
     """A mean metric whose per-sample scores are all 0 or 1 (a share of samples): gets Wilson intervals."""
-    if ratios and metric in ratios:
+    spec = defs.spec_of(metric, ratios)
+    if spec.reducer != "mean" or defs.get_metric(metric).interval != "auto":
         return False
-    vals = [v for r in records if (v := r.scores.get(metric)) is not None and not math.isnan(v)]
+    vals = [v for r in records if (v := r.scores.get(spec.stats[0])) is not None and not math.isnan(v)]
     return bool(vals) and all(v in (0.0, 1.0) for v in vals)
 
 
 def metric_defs(metrics: list[str], ratios: dict[str, tuple[str, str]] | None = None,
                 directions: dict[str, bool] | None = None, proportions: Iterable[str] = ()) -> dict[str, dict]:
-    """results.json's metric_defs: how the metric aggregates (mean or ratio of sums), its direction, its
-    display scale and unit (mmx/metrics/defs.py), and the interval its per-language CI uses."""
+    """results.json's metric_defs: how the metric aggregates (the per-sample ``stats`` keys summed and the
+    ``reducer`` name; ``type`` repeats the reducer, with num/den for a ratio, for older readers), its
+    direction, display scale and unit (mmx/metrics/defs.py), and the interval its per-language CI uses."""
     props = set(proportions)
-    return {m: {**({"type": "ratio", "num": ratios[m][0], "den": ratios[m][1]} if ratios and m in ratios
-                   else {"type": "mean"}), "higher_is_better": higher_is_better(m, directions),
-                **defs.display(m), "ci": "wilson" if m in props else "bootstrap-percentile"}
-            for m in metrics}
+    out = {}
+    for m in metrics:
+        spec = defs.spec_of(m, ratios)
+        old = {"num": spec.stats[0], "den": spec.stats[1]} if spec.reducer == "ratio" else {}
+        out[m] = {"type": spec.reducer, **old, "stats": list(spec.stats), "reducer": spec.reducer,
+                  "higher_is_better": higher_is_better(m, directions), **defs.display(m),
+                  "ci": "wilson" if m in props else "bootstrap-percentile"}
+    return out
 
 
-def ratios_of(defs: dict[str, dict]) -> dict[str, tuple[str, str]]:
-    """The ``ratios`` argument back from results.json's metric_defs."""
-    return {m: (d["num"], d["den"]) for m, d in defs.items() if d.get("type") == "ratio"}
+def ratios_of(mdefs: dict[str, dict]) -> dict[str, defs.Spec]:
+    """metric -> Spec back from results.json's metric_defs (new stats/reducer, or old type/num/den)."""
+    return {m: defs.spec_of_def(m, d) for m, d in mdefs.items()}
 
 
 def score_matrix(records: Iterable[Record], metric: str, ratios: dict[str, tuple[str, str]] | None = None):
     """(ids, values (n, 1) for a mean metric or (n, 2) numerator/denominator for a ratio) of the records
     carrying the metric; NaN or missing scores are left out, as in metric_value."""
-    keys = ratios[metric] if ratios and metric in ratios else (metric,)
+    keys = defs.spec_of(metric, ratios).stats
     ids, rows = [], []
     for r in records:
         row = [r.scores.get(k) for k in keys]
@@ -148,8 +151,7 @@ def bootstrap_languages(records: Iterable[Record], metrics: list[str],
                                         stats.rng_for(seed, lang, group[0][0]))
             col = 0
             for (m, _), w in zip(group, widths):
-                kind = "ratio" if w == 2 else "mean"
-                out[lang][m] = stats.stat_from_sums(sums[:, col:col + w], len(ids), kind)
+                out[lang][m] = stats.stat_from_sums(sums[:, col:col + w], len(ids), defs.spec_of(m, ratios).reducer)
                 col += w
     return out
 
@@ -244,8 +246,8 @@ def gap_bootstraps(recs: list[Record], ref_recs: list[Record], metrics: list[str
             out.update({m: (None, 0) for m in ms})
             continue
         units = {u: j for j, u in enumerate(sorted({item_of[i] for i in (*ids_c, *ids_r)}))}
-        # Per item and metric: [values..., count] for the language, then the same for the reference; a mean
-        # is value sum / count drawn, a ratio numerator sum / denominator sum.
+        # Per item and metric: [statistics..., count] for the language, then the same for the reference; the
+        # metric is its reducer of the drawn statistic sums and the count drawn.
         blocks = []
         for m in ms:
             for ids, vals in cols[m]:
@@ -257,10 +259,10 @@ def gap_bootstraps(recs: list[Record], ref_recs: list[Record], metrics: list[str
         sums = stats.bootstrap_sums(np.concatenate(blocks, axis=1), n_resamples, rng)
         starts = np.cumsum([0] + [b.shape[1] for b in blocks])
         for j, m in enumerate(ms):
-            # Either way the value is column 0 over column 1 of the block: value / count, or num / den.
-            lang, ref = (sums[:, starts[2 * j + s]:starts[2 * j + s] + 2] for s in (0, 1))
+            red = defs.spec_of(m, ratios).reducer
+            lang, ref = (sums[:, starts[2 * j + s]:starts[2 * j + s + 1]] for s in (0, 1))
             with np.errstate(divide="ignore", invalid="ignore"):
-                gap = lang[:, 0] / lang[:, 1] - ref[:, 0] / ref[:, 1]
+                gap = (defs.reduce(lang[:, :-1], lang[:, -1], red) - defs.reduce(ref[:, :-1], ref[:, -1], red))
             out[m] = (np.where(np.isfinite(gap), gap, np.nan), shared)
     return out
 
@@ -269,7 +271,8 @@ def language_ci(records: list[Record], metric: str, ratios, boot: np.ndarray, pr
                 level: float = stats.LEVEL) -> list[float] | None:
     """Wilson for a proportion metric, the bootstrap percentile interval otherwise."""
     if proportion:
-        vals = [v for r in records if (v := r.scores.get(metric)) is not None and not math.isnan(v)]
+        key = defs.spec_of(metric, ratios).stats[0]
+        vals = [v for r in records if (v := r.scores.get(key)) is not None and not math.isnan(v)]
         return stats.wilson_ci(sum(vals), len(vals), level)
     return stats.percentile_ci(boot, level)
 

@@ -1,6 +1,8 @@
 """`mmx compare BASELINE NEW`: paired, per (task, language) comparison of two runs on the same samples.
 
-For each language, samples are paired by id. The change (NEW minus BASELINE) gets a paired bootstrap
+Each metric is read from the run's metric_defs only (its per-sample statistics and reducer,
+mmx/metrics/defs.py), so a mean, a ratio of sums and corpus BLEU take the same path: rows of
+statistics are resampled or swapped, summed and reduced. For each language, samples are paired by id. The change (NEW minus BASELINE) gets a paired bootstrap
 CI (the same resampled samples in both runs) and a two-sided paired permutation p-value (each resample
 swaps the two runs' scores on a random half of the samples; see permutation_p for small p). p-values
 are Holm-adjusted over all (task, language) tests, so a suite of 100 languages does not fail a release
@@ -34,6 +36,7 @@ import numpy as np
 
 from mmx.errors import MmxError
 from mmx.metrics import defs as metric_display
+from mmx.metrics.defs import spec_of_def
 from mmx.report import stats
 from mmx.report.aggregate import ratios_of, score_matrix
 from mmx.report.run import Run
@@ -167,7 +170,7 @@ def compare_runs(base: Run, new: Run, metric: str | None = None, threshold: floa
             notes.append(f"{t}: skipped, metric {m} is not in both runs")
             continue
         bdef, ndef = base.defs(t)[m], new.defs(t)[m]
-        if (bdef["type"], bdef.get("num"), bdef.get("den")) != (ndef["type"], ndef.get("num"), ndef.get("den")):
+        if spec_of_def(m, bdef) != spec_of_def(m, ndef):
             raise MmxError(f"{t}: metric {m} is defined differently in the two runs ({bdef} vs {ndef})")
         changes += _compare_task(base, new, t, m, bdef, languages, n_resamples, seed, notes)
     if not any(c.n for c in changes):
@@ -183,7 +186,9 @@ def compare_runs(base: Run, new: Run, metric: str | None = None, threshold: floa
     for c in changes:
         scale = base.defs(c.task)[c.metric].get("scale") or metric_display.scale_of(c.metric)
         c.min_pairs = min_pairs(len(tested), alpha)
-        c.mde = c.min_pairs / c.n if c.n and scale == 100 else None
+        # per-sample scores in [0, 1] under a mean or ratio; a corpus metric (BLEU) has no such bound
+        additive = spec_of_def(c.metric, base.defs(c.task)[c.metric]).reducer in ("mean", "ratio")
+        c.mde = c.min_pairs / c.n if c.n and scale == 100 and additive else None
         warnings += detectability_warning(c, threshold, alpha, len(tested), base.defs(c.task))
     return {"baseline": {"dir": str(base.dir), "model": base.results.get("model", {}).get("spec"),
                          "random_weights": base.random_weights},
@@ -274,7 +279,7 @@ def _compare_task(base: Run, new: Run, t: str, m: str, mdef: dict, languages: li
         bi, ni = {x: k for k, x in enumerate(b_ids)}, {x: k for k, x in enumerate(n_ids)}
         b_arr = b_vals[[bi[x] for x in both]]
         n_arr = n_vals[[ni[x] for x in both]]
-        res = paired_test(b_arr, n_arr, mdef["type"], n_resamples, stats.rng_for(seed, t, lang, m))
+        res = paired_test(b_arr, n_arr, spec_of_def(m, mdef).reducer, n_resamples, stats.rng_for(seed, t, lang, m))
         out.append(Change(t, lang, m, hib, len(both), *res))
     return out
 

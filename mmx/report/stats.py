@@ -1,7 +1,8 @@
 """Resampling statistics on per-sample scores: bootstrap CIs and paired tests, vectorised with numpy.
 
-Every metric is computed from column *sums* over a language's samples: a mean metric from one
-column (sum / n), a ratio metric (corpus WER) from two (sum of numerators / sum of denominators).
+Every metric is computed from column *sums* of its per-sample statistics over a language's samples,
+reduced by its definition (mmx/metrics/defs.py): a mean from one column (sum / n), a ratio (corpus WER)
+from two, corpus BLEU / chrF from summed n-gram counts.
 A bootstrap resample is then a row of counts (how often each sample was drawn) times the score
 matrix, so one count matrix serves every metric on the same samples, and mean and ratio metrics
 take the same path. Also here: the Wilson score interval of a proportion and Holm's adjustment.
@@ -26,13 +27,12 @@ def rng_for(seed: int, *keys: object) -> np.random.Generator:
     return np.random.default_rng([seed, *(zlib.crc32(str(k).encode()) for k in keys)])
 
 
-def stat_from_sums(sums: np.ndarray, n: int, kind: str) -> np.ndarray:
-    """sums (..., 1) for a mean, (..., 2) numerator/denominator for a ratio -> metric values (...)."""
-    if kind == "ratio":
-        num, den = sums[..., 0], sums[..., 1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(den != 0, num / np.where(den != 0, den, 1), np.nan)
-    return sums[..., 0] / n if n else np.full(sums.shape[:-1], np.nan)
+def stat_from_sums(sums: np.ndarray, n, kind: str) -> np.ndarray:
+    """Summed statistics (..., k) over n samples -> metric values (...), by the reducer named ``kind``
+    (mmx/metrics/defs.py: "mean" = s0 / n, "ratio" = s0 / s1, "bleu", "chrf", or a registered one)."""
+    from mmx.metrics import defs
+
+    return defs.reduce(sums, n, kind)
 
 
 def bootstrap_sums(values: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:

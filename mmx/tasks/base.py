@@ -184,7 +184,8 @@ class TaskKind:
     registry_name: str = ""
     capability: type = object
     description: str = ""
-    # metric -> (numerator score, denominator score): aggregated as a ratio of sums (corpus WER).
+    # Deprecated: metrics are defined in mmx/metrics/defs.py (register_metric). A legacy
+    # metric -> (numerator score, denominator score) pair here still aggregates as a ratio of sums.
     ratio_metrics: dict[str, tuple[str, str]] = {}
     # Top-level YAML keys this kind reads (spec.raw.get(...)) beyond the common TASK_KEYS.
     yaml_keys: frozenset = frozenset()
