@@ -102,6 +102,6 @@ def test_openai_chat_endpoint_extracts_the_code():
 
 
 def test_unreachable_server_is_a_clear_error():
-    m = OpenAICompatible("x", base_url="http://127.0.0.1:9/v1", timeout=2)
+    m = OpenAICompatible("x", base_url="http://127.0.0.1:9/v1", timeout=2, max_retries=0)
     with pytest.raises(MmxError, match="cannot reach.*base_url"):
         m.complete(["a"])

@@ -160,6 +160,7 @@ def test_openai_vlm_errors_are_clear():
             OpenAIVisionLanguage("m", base_url=srv.url).generate([([], "a"), ([], "b")], 4)
     with ChatServer(lambda body: (500, "boom")) as srv:
         with pytest.raises(MmxError, match="answered 500"):
-            OpenAIVisionLanguage("m", base_url=srv.url).generate([([], "a")], 4)
+            OpenAIVisionLanguage("m", base_url=srv.url, max_retries="0").generate([([], "a")], 4)
+        assert len(srv.requests) == 1  # max_retries=0: a 5xx is not retried
     with pytest.raises(MmxError, match="cannot reach the OpenAI-compatible server"):
-        OpenAIVisionLanguage("m", base_url="http://127.0.0.1:9/v1", timeout=2).generate([([], "a")], 4)
+        OpenAIVisionLanguage("m", base_url="http://127.0.0.1:9/v1", timeout=2, max_retries=0).generate([([], "a")], 4)

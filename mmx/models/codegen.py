@@ -7,16 +7,14 @@ temperature 0 is greedy decoding (then the n completions are the same); above 0,
 """
 from __future__ import annotations
 
-import json
 import os
 import re
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from mmx.errors import MmxError
 from mmx.models.base import Adapter, load_pretrained, mark_random_weights, pick_dtype
+from mmx.models.openai_client import model_client
 from mmx.registry import register_model
 
 
@@ -104,51 +102,43 @@ class _StopInCompletion:
 
 @register_model("openai")
 class OpenAICompatible(CodeGenerator):
-    """An OpenAI-compatible server (vLLM, TGI, llama.cpp, OpenAI): /v1/completions, or /v1/chat/completions."""
+    """An OpenAI-compatible server (vLLM, TGI, llama.cpp, OpenAI): /v1/completions, or /v1/chat/completions.
+
+    Args: ``base_url=http://HOST:PORT/v1``, ``api_key=``, ``mode=completions|chat``, ``timeout=`` (s per request),
+    ``max_retries=`` (on 429, 5xx, timeouts), ``concurrency=N`` (requests in flight, one per prompt; default 8).
+    """
 
     cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
     cache_libraries = ()
 
     def __init__(self, name: str, device: str = "cpu", base_url: str | None = None, api_key: str | None = None,
-                 mode: str = "completions", timeout: str | float = 600, **kwargs: Any):
+                 mode: str = "completions", timeout: str | float = 600, max_retries: str | int = 5,
+                 concurrency: str | int = 8, **kwargs: Any):
         super().__init__(name, "cpu", base_url=base_url, mode=mode, **kwargs)
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "http://127.0.0.1:8000/v1").rstrip("/")
-        self.api_key = api_key or os.environ.get("OPENAI_API_KEY", "")
         if mode not in ("completions", "chat"):
             raise MmxError(f"openai model arg mode={mode!r}: use completions or chat")
-        self.mode, self.timeout = mode, float(timeout)
-
-    def _post(self, path: str, body: dict) -> dict:
-        req = urllib.request.Request(self.base_url + path, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})})
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r:
-                return json.loads(r.read().decode("utf-8"))
-        except urllib.error.HTTPError as e:
-            raise MmxError(f"{self.base_url}{path} answered {e.code}: {e.read()[:500].decode('utf-8', 'replace')}") from e
-        except (urllib.error.URLError, OSError) as e:
-            raise MmxError(f"cannot reach the OpenAI-compatible server at {self.base_url} ({e}); start it or pass "
-                           "--model-args base_url=http://HOST:PORT/v1") from e
+        self.client = model_client("openai", base_url, api_key, timeout, max_retries, concurrency)
+        self.base_url, self.mode = self.client.base_url, mode
 
     def complete(self, prompts, n=1, temperature=0.0, max_new_tokens=512, stop=None, seed=1234):
         common = {"model": self.name, "n": n, "temperature": float(temperature), "max_tokens": int(max_new_tokens),
                   "seed": seed, **({"top_p": 0.95} if temperature > 0 else {})}
-        if self.mode == "completions":
-            resp = self._post("/completions", {**common, "prompt": list(prompts), **({"stop": stop[:4]} if stop else {})})
-            choices = sorted(resp.get("choices", []), key=lambda c: c.get("index", 0))
-            if len(choices) != len(prompts) * n:
-                raise MmxError(f"{self.base_url}/completions returned {len(choices)} choices for "
-                               f"{len(prompts)} prompts x n={n}")
-            # OpenAI's order: choice index = prompt index * n + sample index
-            return [[trim_at_stop(c["text"], stop) for c in choices[i * n:(i + 1) * n]] for i in range(len(prompts))]
-        out = []
-        for p in prompts:
+
+        def one_completion(p: str) -> list[str]:  # one request per prompt: the server batches concurrent ones
+            resp = self.client.completions({**common, "prompt": p, **({"stop": stop[:4]} if stop else {})})
+            choices = sorted(resp.get("choices") or [], key=lambda c: c.get("index", 0))
+            if len(choices) != n:
+                raise MmxError(f"{self.base_url}/completions returned {len(choices)} choices for n={n}")
+            return [trim_at_stop(c["text"], stop) for c in choices]
+
+        def one_chat(p: str) -> list[str]:
             msg = ("Complete the following code. Reply with the whole function in one code block.\n\n"
                    f"```\n{p}\n```")
-            resp = self._post("/chat/completions", {**common, "messages": [{"role": "user", "content": msg}]})
-            out.append([chat_to_completion(p, c["message"]["content"], stop) for c in resp.get("choices", [])])
-        return out
+            resp = self.client.chat_completions({**common, "messages": [{"role": "user", "content": msg}]})
+            choices = sorted(resp.get("choices") or [], key=lambda c: c.get("index", 0))
+            return [chat_to_completion(p, c["message"]["content"] or "", stop) for c in choices]
+
+        return self.client.map(one_completion if self.mode == "completions" else one_chat, list(prompts))
 
 
 _FENCE = re.compile(r"```[A-Za-z0-9_+#-]*\n(.*?)(?:```|$)", re.S)

@@ -10,14 +10,9 @@ transcribed in the same batch as everything else, and their texts joined.
 """
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import sys
-import urllib.error
-import urllib.request
-import uuid
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +21,7 @@ import numpy as np
 
 from mmx.errors import MmxError
 from mmx.models.base import Adapter, load_pretrained, pick_dtype
+from mmx.models.openai_client import model_client
 from mmx.registry import register_model
 
 SAMPLE_RATE = 16_000
@@ -262,52 +258,36 @@ class FasterWhisper(SpeechRecognizer):
 
 @register_model("openai-asr")
 class OpenAIASR(SpeechRecognizer):
-    """An OpenAI-compatible /v1/audio/transcriptions server (OpenAI, vLLM, speaches, whisper.cpp server)."""
+    """An OpenAI-compatible /v1/audio/transcriptions server (OpenAI, vLLM, speaches, whisper.cpp server).
+
+    Args: ``base_url=http://HOST:PORT/v1``, ``api_key=``, ``timeout=`` (s per request), ``max_retries=N`` (on 429,
+    5xx, timeouts; default 5), ``concurrency=N`` (requests in flight, default 8).
+    """
 
     cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
     cache_libraries = ("soundfile",)
 
     def __init__(self, name: str, device: str = "cpu", base_url: str | None = None, api_key: str | None = None,
-                 concurrency: str | int = 4, timeout: str | float = 600, **kwargs: Any):
+                 concurrency: str | int = 8, timeout: str | float = 600, max_retries: str | int = 5, **kwargs: Any):
         super().__init__(name, "cpu", base_url=base_url, concurrency=concurrency, **kwargs)
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "http://127.0.0.1:8000/v1").rstrip("/")
-        self.api_key = api_key or os.environ.get("OPENAI_API_KEY", "")
-        self.concurrency, self.timeout = int(concurrency), float(timeout)
+        self.client = model_client("openai-asr", base_url, api_key, timeout, max_retries, concurrency,
+                                   server="transcription server")
+        self.base_url = self.client.base_url
 
     def _one(self, wave: np.ndarray, language: str) -> str:
         from mmx.data.audio import wav_bytes
 
-        boundary = uuid.uuid4().hex
         fields = {"model": self.name, "language": whisper_language(language), "response_format": "json",
                   "temperature": "0"}
-        body = b"".join(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n".encode()
-                        for k, v in fields.items())
-        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"audio.wav\"\r\n"
-                 "Content-Type: audio/wav\r\n\r\n").encode() + wav_bytes(wave, SAMPLE_RATE) + f"\r\n--{boundary}--\r\n".encode()
-        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}",
-                   **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})}
-        req = urllib.request.Request(self.base_url + "/audio/transcriptions", data=body, method="POST", headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r:
-                payload = r.read().decode("utf-8")
-        except urllib.error.HTTPError as e:
-            raise MmxError(f"{self.base_url}/audio/transcriptions answered {e.code}: "
-                           f"{e.read()[:500].decode('utf-8', 'replace')}") from e
-        except (urllib.error.URLError, OSError) as e:
-            raise MmxError(f"cannot reach the transcription server at {self.base_url} ({e}); start it or pass "
-                           "--model-args base_url=http://HOST:PORT/v1") from e
-        try:
-            return str(json.loads(payload)["text"])
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
+        resp = self.client.transcriptions(fields, wav_bytes(wave, SAMPLE_RATE))
+        if not isinstance(resp, dict) or "text" not in resp:
             raise MmxError(f"{self.base_url}/audio/transcriptions: expected JSON with a 'text' field, got "
-                           f"{payload[:200]!r}") from e
+                           f"{str(resp)[:200]!r}")
+        return str(resp["text"])
 
     def transcribe(self, waveforms, sample_rate, language):
-        from concurrent.futures import ThreadPoolExecutor
-
         waves = to_16k(waveforms, sample_rate)
-        with ThreadPoolExecutor(max(1, self.concurrency)) as pool:
-            return list(pool.map(lambda w: self._one(w, language), waves))
+        return self.client.map(lambda w: self._one(w, language), waves)
 
 
 # --- TTS ---------------------------------------------------------------------------------------------------

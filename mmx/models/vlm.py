@@ -13,21 +13,17 @@ Model specs:
     longest prompt accepted; default: the text model's max_position_embeddings).
 ``openai-vlm:MODEL``   an OpenAI-compatible /v1/chat/completions endpoint (vLLM, TGI, llama.cpp server, OpenAI);
     images are sent as base64 PNG data URLs. Args: ``base_url=http://HOST:PORT/v1``, ``api_key=``,
-    ``timeout=``, ``concurrency=N`` (requests in flight, default 8). No option scoring (chat endpoints give no likelihood of a given reply).
+    ``timeout=`` (s per request), ``max_retries=N`` (on 429, 5xx, timeouts; default 5), ``concurrency=N`` (requests
+    in flight, default 8). No option scoring (chat endpoints give no likelihood of a given reply).
 """
 from __future__ import annotations
 
-import base64
-import io
-import json
-import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from mmx.errors import MmxError
 from mmx.models.base import Adapter, load_pretrained, pick_dtype
+from mmx.models.openai_client import OpenAIError, model_client, user_message
 from mmx.registry import register_model
 
 
@@ -170,12 +166,6 @@ class HFVisionLanguage(VisionLanguageModel):
         return scores
 
 
-def image_data_url(image) -> str:
-    buf = io.BytesIO()
-    image.convert("RGB").save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 @register_model("openai-vlm")
 class OpenAIVisionLanguage(VisionLanguageModel):
     """An OpenAI-compatible /v1/chat/completions endpoint; images as base64 data URLs."""
@@ -184,53 +174,32 @@ class OpenAIVisionLanguage(VisionLanguageModel):
     cache_libraries = ("pillow",)
 
     def __init__(self, name: str, device: str = "cpu", base_url: str | None = None, api_key: str | None = None,
-                 timeout: str | float = 600, concurrency: str | int = 8, **kwargs: Any):
+                 timeout: str | float = 600, max_retries: str | int = 5, concurrency: str | int = 8, **kwargs: Any):
         super().__init__(name, "cpu", base_url=base_url, **kwargs)
         if kwargs:
             raise MmxError(f"openai-vlm: unknown model argument(s) {', '.join(sorted(kwargs))}; "
-                           "known: base_url, api_key, timeout, concurrency")
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "http://127.0.0.1:8000/v1").rstrip("/")
-        self.api_key = api_key or os.environ.get("OPENAI_API_KEY", "")
-        self.timeout = float(timeout)
-        self.concurrency = max(1, int(concurrency))  # requests in flight: servers batch concurrent requests
-
-    def _post(self, body: dict) -> dict:
-        url = self.base_url + "/chat/completions"
-        req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})})
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r:
-                return json.loads(r.read().decode("utf-8"))
-        except urllib.error.HTTPError as e:
-            detail = e.read()[:500].decode("utf-8", "replace")
-            if e.code == 400 and ("context" in detail.lower() or "too long" in detail.lower()):
-                raise PromptTooLong(0, -1, -1) from e
-            raise MmxError(f"{url} answered {e.code}: {detail}") from e
-        except (urllib.error.URLError, OSError) as e:
-            raise MmxError(f"cannot reach the OpenAI-compatible server at {self.base_url} ({e}); start it or pass "
-                           "--model-args base_url=http://HOST:PORT/v1") from e
+                           "known: base_url, api_key, timeout, max_retries, concurrency")
+        self.client = model_client("openai-vlm", base_url, api_key, timeout, max_retries, concurrency)
+        self.base_url = self.client.base_url
 
     def _one(self, i: int, images: list, prompt: str, max_new_tokens: int) -> str:
-        content = [{"type": "image_url", "image_url": {"url": image_data_url(im)}} for im in images]
-        content.append({"type": "text", "text": prompt})
-        body = {"model": self.name, "messages": [{"role": "user", "content": content}],
+        body = {"model": self.name, "messages": [user_message(prompt, images)],
                 "max_tokens": int(max_new_tokens), "temperature": 0.0, "seed": 0}
         try:
-            resp = self._post(body)
-        except PromptTooLong:
-            raise PromptTooLong(i, -1, -1) from None
+            resp = self.client.chat_completions(body)
+        except OpenAIError as e:
+            said = e.server_message.lower()
+            if e.status == 400 and ("context" in said or "too long" in said):
+                raise PromptTooLong(i, -1, -1) from None
+            raise
         choices = resp.get("choices") or []
         if not choices:
             raise MmxError(f"{self.base_url}/chat/completions returned no choices: {str(resp)[:300]}")
         return (choices[0].get("message", {}).get("content") or "").strip()
 
     def generate(self, batch, max_new_tokens=16):
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(min(self.concurrency, max(1, len(batch)))) as pool:
-            futures = [pool.submit(self._one, i, ims, p, max_new_tokens) for i, (ims, p) in enumerate(batch)]
-            return [f.result() for f in futures]  # in order; the first failing item's error is raised
+        # concurrent requests, answers in batch order; the first failing item's error is raised
+        return self.client.map(lambda item: self._one(item[0], *item[1], max_new_tokens), list(enumerate(batch)))
 
     def score_options(self, batch):
         raise MmxError("openai-vlm cannot score options: a chat endpoint gives no likelihood of a given reply. "
