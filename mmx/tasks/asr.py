@@ -47,8 +47,9 @@ def load_speech_data(spec, languages, limit, data_args, drop=()):
                   languages=languages if languages else spec.languages, limit=limit, **ds)
 
 
-def skipped_record(item, error: str) -> Record:
-    return Record(id=item.id, language=item.language, prediction=None, reference=item.text,
+def skipped_record(item, error: str, reference=None) -> Record:
+    return Record(id=item.id, language=item.language, prediction=None,
+                  reference=item.text if reference is None else reference,
                   scores={"skipped": 1.0}, extra={"error": error, "audio": str(item.audio)})
 
 
@@ -86,12 +87,25 @@ class ASR(TaskKind):
                 raise AudioError(f"{e} (or run with --on-error skip to record it and go on)") from e
             return e
 
+    # What the model is asked (a method of the capability) and the output cache's name for it; the speech
+    # translation kind (mmx/tasks/st.py) asks ``translate`` instead and scores with ``scores``.
+    model_call = "transcribe"
+    cache_op = "asr"
+
+    def scores(self, item, text: str, lang: str) -> tuple[dict, dict]:
+        """(per-sample scores, record extras) of one output against the item's reference."""
+        ref_n, hyp_n = normalized_pair(item.text, text, lang)
+        return error_counts(item.text, text, lang), {"reference_normalized": ref_n, "prediction_normalized": hyp_n}
+
+    def reference(self, item):
+        return item.text
+
     def _chunk(self, model, lang, items, store, ctx: RunContext, bar) -> None:
         def transcribe(batch):
             good = [j for j, a in enumerate(batch) if not isinstance(a, Exception)]
             out: list[dict] = [{"error": str(a)} if isinstance(a, Exception) else {} for a in batch]
             if good:
-                fn = model.transcribe  # a lazy model loads here, outside the timing
+                fn = getattr(model, self.model_call)  # a lazy model loads here, outside the timing
                 t0 = time.perf_counter()
                 texts = fn([batch[j].samples for j in good], SAMPLE_RATE, lang)
                 dt = time.perf_counter() - t0
@@ -105,7 +119,8 @@ class ASR(TaskKind):
         keys = [content_key(file_key(it.audio), lang) if it.audio and it.audio.is_file() else f"missing:{it.id}"
                 for it in items]
         durs = {it.id: duration(it.audio) for it in items}
-        outs = cached_map(transcribe, items, keys, namespace=f"{ctx.model_key}|asr|{lang}", batch_size=ctx.batch_size,
+        outs = cached_map(transcribe, items, keys, namespace=f"{ctx.model_key}|{self.cache_op}|{lang}",
+                          batch_size=ctx.batch_size,
                           cache=ctx.cache, dist=ctx.dist, sort_key=lambda it: durs[it.id],
                           load=lambda it: self._load(it, ctx), progress=bar.update)
         records, skipped = [], 0
@@ -113,15 +128,14 @@ class ASR(TaskKind):
             if "error" in o:
                 if ctx.on_error != "skip":  # an error cached by an earlier --on-error skip run
                     raise AudioError(f"{o['error']} (or run with --on-error skip to record it and go on)")
-                records.append(skipped_record(it, o["error"]))
+                records.append(skipped_record(it, o["error"], self.reference(it)))
                 skipped += 1
                 continue
-            ref_n, hyp_n = normalized_pair(it.text, o["text"], lang)
+            scores, extra = self.scores(it, o["text"], lang)
             records.append(Record(
-                id=it.id, language=lang, prediction=o["text"], reference=it.text,
-                scores={**error_counts(it.text, o["text"], lang), "audio_s": o["audio_s"], "compute_s": o["compute_s"],
-                        "skipped": 0.0},
-                extra={"audio": str(it.audio), "reference_normalized": ref_n, "prediction_normalized": hyp_n,
+                id=it.id, language=lang, prediction=o["text"], reference=self.reference(it),
+                scores={**scores, "audio_s": o["audio_s"], "compute_s": o["compute_s"], "skipped": 0.0},
+                extra={"audio": str(it.audio), **extra, **({"item": it.item} if it.item else {}),
                        **({"notes": o["notes"]} if o["notes"] else {})}))
         if skipped:
             print(f"{self.spec.name}: skipped {skipped} sample(s) of {lang} with unusable audio (their records "
