@@ -19,7 +19,6 @@ def yaml_metrics() -> set[str]:
 
 
 def test_every_metric_in_the_task_yamls_has_an_explicit_definition():
-    import re
 
     names = yaml_metrics()
     assert {"pass@1", "t2i_r1", "wer", "rtfx", "vqa_acc", "top5", "duration_ratio"} <= names
