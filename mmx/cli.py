@@ -1,5 +1,5 @@
 """Command line: `mmx evaluate`, `mmx tasks`, `mmx models`, `mmx validate`, `mmx languages`, `mmx build-tiny-model`,
-`mmx report`, `mmx compare`."""
+`mmx report`, `mmx compare`, `mmx schema`."""
 from __future__ import annotations
 
 import sys
@@ -215,6 +215,38 @@ def report(
         console.print(f"report: {output}", markup=False, highlight=False, soft_wrap=True)
     else:
         print(text)
+
+
+@app.command("schema")
+def schema_cmd(
+    name: str = typer.Argument("results", help="results (results.json), samples (a samples/*.jsonl line) or run"),
+    check: Optional[Path] = typer.Option(None, help="validate this file (or run directory) instead; exits 1 if bad"),
+) -> None:
+    """Print the JSON Schema (draft 2020-12) of results.json or a samples record, or check a file against it."""
+    import json
+
+    from mmx import results
+
+    if name not in results.TYPES:
+        raise MmxError(f"mmx schema {name!r}: use {', '.join(results.TYPES)}")
+    if check is None:
+        print(results.published_schema(name) if name in results.SCHEMA_FILES
+              else json.dumps(results.json_schema(name), indent=1, sort_keys=True))
+        return
+    path = check / {"results": "results.json", "run": "run.json"}.get(name, "") if check.is_dir() else check
+    try:
+        docs = (path.read_text(encoding="utf-8").splitlines() if name == "samples"
+                else [path.read_text(encoding="utf-8")])
+    except (OSError, UnicodeDecodeError) as e:
+        raise MmxError(f"--check {path}: cannot read it ({e})") from None
+    bad = [f"{path}{f':{i}' if name == 'samples' else ''}: {e}"
+           for i, doc in enumerate(docs, 1) for e in results.errors(doc, name)]
+    for line in bad[:50]:
+        print(line)
+    print(f"{path}: {'ok' if not bad else f'{len(bad)} error(s)'} against the {name} schema, version "
+          f"{results.SCHEMA_VERSION}")
+    if bad:
+        raise typer.Exit(1)
 
 
 @app.command("verify-execution")

@@ -99,9 +99,10 @@ class Table:
         for name, obj in self.objects.items():
             if name not in out:
                 doc = (getattr(obj, "__doc__", "") or "").strip()
-                cap = getattr(obj, "capability", "")
+                # a task kind's capability is the interface class; a family (or that class) has its name
+                cap = getattr(obj, "capability", obj)
                 out[name] = Entry(name, f"{obj.__module__}:{obj.__qualname__}",
-                                  getattr(cap, "capability", cap) or "", doc.splitlines()[0] if doc else "")
+                                  getattr(cap, "capability_name", "") or "", doc.splitlines()[0] if doc else "")
         return [out[k] for k in sorted(out)]
 
     def resolve_all(self) -> dict[str, Any]:
@@ -180,7 +181,7 @@ for _name, _target in [
 
 # ------------------------------------------------------------------ the plugin API
 def add_model_family(name: str, target: str, capability: str = "", about: str = "", source: str = "mmx") -> None:
-    """A model family as "module:Class" (a subclass of a capability in mmx.models.base)."""
+    """A model family as "module:Class" (a subclass of a capability in mmx.capabilities)."""
     MODELS.add(name, target, capability, about, source)
 
 

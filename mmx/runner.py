@@ -21,13 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from mmx.cache import OutputCache, model_key
+from mmx.capabilities import capability_names
 from mmx.dist import init_dist
 from mmx.errors import MmxError, check_keys, check_number
 from mmx.models.base import ModelSpec, hub_offline_if_unreachable, pick_device
 from mmx.registry import get_model_family, get_task_kind
 from mmx.report.aggregate import aggregate_task
-from mmx.schema import (SCHEMA_VERSION, NullStore, RecordStore, code_version, redact_args, redact_argv,
-                        write_json)
+from mmx.results import check as check_schema
+from mmx.schema import (RUN_JSON_VERSIONS, SCHEMA_VERSION, NullStore, RecordStore, code_version, redact_args,
+                        redact_argv, write_json)
 from mmx.tasks.base import RunContext, TaskSpec, load_suite, load_task
 
 
@@ -124,8 +126,8 @@ def evaluate(req: EvalRequest) -> dict[str, Any]:
     for t in tasks:
         kind = get_task_kind(t.kind)
         if not issubclass(family, kind.capability):
-            raise MmxError(f"task {t.name} ({t.kind}) needs a {kind.capability.capability or kind.capability.__name__} "
-                           f"model; {spec.family} is a {family.capability} family")
+            raise MmxError(f"task {t.name} ({t.kind}) needs a {kind.capability.capability_name or kind.capability.__name__} "
+                           f"model; {spec.family} is a {' and '.join(capability_names(family)) or '?'} family")
         kinds[t.name] = kind(t)
         kinds[t.name].check_spec()
     device = pick_device(req.device)  # a bad --device fails before the data is read
@@ -160,8 +162,9 @@ def _run(req, spec, family, tasks, kinds, data, dist, device, out, identity) -> 
         print("note: the model hub is not reachable: models load from local folders and the local cache only",
               file=sys.stderr)
     cache = OutputCache(req.cache_dir, enabled=req.cache and dist.is_main)  # rank 0 alone reads/writes it
-    mkey = model_key(str(spec), spec.args, family)
-    model = LazyModel(lambda: family(spec.name, device=device, **spec.args), cache, mkey)
+    load_model = model_loader(cache, device)
+    model = load_model(spec, family)
+    mkey = model.cache_key
     run_info = {
         **identity, "suite": req.suite, "device": device, "batch_size": req.batch_size, "world_size": dist.world,
         "languages_requested": req.languages, "code_version": code_version(), "command": redact_argv(sys.argv),
@@ -170,10 +173,11 @@ def _run(req, spec, family, tasks, kinds, data, dist, device, out, identity) -> 
         "data_args": redact_args(req.data_args),
     }
     if dist.is_main:
-        _write_output(out / "run.json", {"schema_version": SCHEMA_VERSION, "identity": identity, "run": run_info})
+        _write_output(out / "run.json", check_schema({"schema_version": SCHEMA_VERSION, "identity": identity,
+                                                      "run": run_info}, "run", f"{out}/run.json"))
 
     ctx = RunContext(batch_size=req.batch_size, seed=req.seed, progress=req.progress and
-                     dist.is_main, model_key=mkey, cache=cache, dist=dist,
+                     dist.is_main, model_key=mkey, cache=cache, dist=dist, device=device, load_model=load_model,
                      on_error=req.on_error, allow_unsafe_execution=req.allow_unsafe_execution)
     task_results = {}
     try:
@@ -214,9 +218,21 @@ def _run(req, spec, family, tasks, kinds, data, dist, device, out, identity) -> 
         "tasks": task_results,
     }
     if dist.is_main:
-        _write_output(out / "results.json", results)
+        _write_output(out / "results.json", check_schema(results, "results", f"{out}/results.json"))
     results["_dir"] = str(out)
     return results
+
+
+def model_loader(cache: OutputCache, device: str):
+    """How a run loads every model it uses: the one evaluated, and any a task kind needs besides it (the TTS
+    task's ASR judge, through RunContext.load_model). Each is lazy, has its own output-cache key (spec, args,
+    weights, adapter version) and goes on the run's device (in a sharded run, this rank's GPU)."""
+    def load(spec: ModelSpec, family: type) -> LazyModel:
+        check_model_args(family, spec.args, str(spec))
+        return LazyModel(lambda: family(spec.name, device=device, **spec.args), cache,
+                         model_key(str(spec), spec.args, family))
+
+    return load
 
 
 class LazyModel:
@@ -224,6 +240,7 @@ class LazyModel:
 
     def __init__(self, factory, cache: OutputCache, key: str):
         self._factory, self._cache, self._key = factory, cache, key
+        self.cache_key = key  # the model's part of output-cache namespaces (mmx/cache.py model_key)
         self._model = None
         self.load_s = 0.0
 
@@ -301,7 +318,7 @@ def _old_identity(out: Path) -> dict | None:
         obj = json.loads(run_json.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
         raise MmxError(f"--output {out}: its run.json is not an mmx run ({e}); give another --output") from None
-    if not (isinstance(obj, dict) and obj.get("schema_version") == SCHEMA_VERSION
+    if not (isinstance(obj, dict) and obj.get("schema_version") in RUN_JSON_VERSIONS
             and isinstance(obj.get("identity"), dict)):
         raise MmxError(f"--output {out}: its run.json is not an mmx run of schema version {SCHEMA_VERSION}; "
                        "give another --output")

@@ -26,7 +26,13 @@ from typing import Any, Iterable
 from mmx import __version__
 from mmx.errors import MmxError
 
-SCHEMA_VERSION = 1
+# The layout of results.json and run.json, typed in mmx/results.py (JSON Schema: mmx/results_schema.json).
+# Bump it whenever the layout changes, and add the upgrade from the old version to mmx/results.py's UPGRADES.
+# 2: metric_defs with stats/reducer/scale/unit/ci, task extras (execution, normalizer, target_language),
+#    run.allow_unsafe_execution and run.data_args, validated before writing.
+SCHEMA_VERSION = 2
+# run.json versions whose identity a run may resume or --overwrite (the identity layout is unchanged).
+RUN_JSON_VERSIONS = (1, 2)
 
 # Argument names that hold credentials: whole name parts, so max_new_tokens is not a token but hf_token is.
 _SECRET_PARTS = {"key", "apikey", "token", "secret", "password", "passwd", "pwd", "credential", "credentials",
@@ -228,7 +234,10 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def read_results(path: str | os.PathLike) -> dict:
-    """Read a results.json (or a run directory holding one), checking the schema version."""
+    """Read a results.json (or a run directory holding one), in the current layout: an older schema version
+    is upgraded (mmx/results.py; the result then has an ``upgrade`` entry), a newer one refused."""
+    from mmx.results import upgrade
+
     p = Path(path)
     if p.is_dir():
         p = p / "results.json"
@@ -238,6 +247,6 @@ def read_results(path: str | os.PathLike) -> dict:
         obj = json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise MmxError(f"{p}: not valid JSON ({e})") from e
-    if obj.get("schema_version") != SCHEMA_VERSION:
-        raise MmxError(f"{p}: schema_version {obj.get('schema_version')!r}, this mmx reads {SCHEMA_VERSION}")
-    return obj
+    if not isinstance(obj, dict):
+        raise MmxError(f"{p}: not an mmx results.json (a JSON {type(obj).__name__}, not an object)")
+    return upgrade(obj, str(p))

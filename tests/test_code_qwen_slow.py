@@ -36,3 +36,20 @@ def test_qwen_coder_solves_below_zero_in_the_sandbox(shared_data, qwen_dir, tmp_
     assert rec["id"] == "en/python/0" and rec["scores"]["pass@1"] == 1.0, rec
     results = json.loads((tmp_path / "run/results.json").read_text())
     assert results["model"]["random_weights"] is False
+
+
+def test_qwen_coder_in_chat_mode_solves_below_zero(shared_data, qwen_dir, tmp_path, capsys):
+    """chat_template=true: the tokenizer's chat template (read from the GGUF), the code taken from the answer."""
+    from cli_runner import cli
+
+    folder, name = qwen_dir
+    code, out, err = cli(capsys, "evaluate", "--model", f"hf-causal:{folder}",
+                         "--model-args", f"gguf_file={name},chat_template=true",
+                         "--tasks", "humaneval_xl_python", "--languages", "en", "--limit", "1",
+                         "--data-args", "max_new_tokens=384", "--output", tmp_path / "run", "--no-progress")
+    assert code == 0, err
+    (rec,) = [json.loads(x) for x in (tmp_path / "run/samples/humaneval_xl_python.jsonl").read_text().splitlines()]
+    assert rec["id"] == "en/python/0" and rec["scores"]["pass@1"] == 1.0, rec
+    assert "```" not in rec["prediction"][0] and "def below_zero" not in rec["prediction"][0]
+    results = json.loads((tmp_path / "run/results.json").read_text())
+    assert results["model"]["prompt_format"]["mode"] == "chat_template"

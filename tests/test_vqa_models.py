@@ -131,6 +131,26 @@ def test_missing_folder_is_clear(tmp_path):
         HFVisionLanguage(str(tmp_path), temperature="1")
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # PaliGemma's processor vs numpy 2
+def test_chat_template_flag_is_the_same_as_hf_causal(vlm, tiny_vlm, tmp_path):
+    # hf-vlm always applies the chat template where there is one; chat_template=true (hf-causal's flag)
+    # is accepted, changes nothing, and is recorded; false or true where it cannot hold is a clear error.
+    flagged = HFVisionLanguage(tiny_vlm, chat_template="true")
+    assert flagged._prompt(1, "hi") == vlm._prompt(1, "hi") == vlm.processor.apply_chat_template(
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "hi"}]}],
+        add_generation_prompt=True, tokenize=False)
+    assert flagged.info()["prompt_format"] == vlm.info()["prompt_format"] == {"mode": "chat_template"}
+    assert flagged.info()["args"]["chat_template"] == "true" and "chat_template" not in vlm.info()["args"]
+    with pytest.raises(MmxError, match="always applies it"):
+        HFVisionLanguage(tiny_vlm, chat_template="false")
+    with pytest.raises(MmxError, match="use true or false"):
+        HFVisionLanguage(tiny_vlm, chat_template="sometimes")
+    pali = build_tiny_vlm(tmp_path / "pali", kind="paligemma")
+    assert HFVisionLanguage(pali, chat_template="false").info()["prompt_format"]["mode"].startswith("raw")
+    with pytest.raises(MmxError, match="has no chat template"):
+        HFVisionLanguage(pali, chat_template="true")
+
+
 def test_openai_vlm_sends_images_as_data_urls():
     def answer(body):
         im = decode_images(body)[0]

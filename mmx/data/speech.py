@@ -19,8 +19,8 @@ Layouts (from a local folder; nothing is downloaded):
 from __future__ import annotations
 
 import csv
-import io
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,8 +182,8 @@ PROBE_VERSION = "1"  # bump when the synthesis settings below change
 
 def probe_dir(captions: Path, cache: Path | None = None) -> Path:
     """Where the spoken probe set lives: keyed by the captions' content and espeak-ng's version."""
+    from mmx.audio.espeak import espeak_binary, espeak_version
     from mmx.cache import default_cache_dir
-    from mmx.models.speech import espeak_binary, espeak_version
 
     key = hashlib.sha256(Path(captions).read_bytes() + espeak_version(espeak_binary()).encode()
                          + PROBE_VERSION.encode()).hexdigest()[:16]
@@ -194,7 +194,7 @@ def synthesize_probe(captions: Path, out: Path, languages=None, limit=None) -> d
     """Speak each language's captions with espeak-ng into out/<lang>/probe_NNN.wav (only missing files)."""
     import os
 
-    from mmx.models.speech import espeak_binary, espeak_voice, espeak_wav
+    from mmx.audio.espeak import espeak_binary, espeak_voice, espeak_wav
 
     obj = json.loads(read_text(Path(captions)))
     binary = espeak_binary()

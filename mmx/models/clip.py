@@ -50,7 +50,8 @@ from typing import Any
 import torch
 
 from mmx.errors import MmxError
-from mmx.models.base import ImageTextEncoder, is_random_weights, load_pretrained, pick_dtype
+from mmx.capabilities import ImageTextEncoder
+from mmx.models.base import is_random_weights, load_pretrained, pick_dtype
 from mmx.registry import register_model
 
 # Roberta-style models count positions from padding_idx + 1, so two position slots are unusable.

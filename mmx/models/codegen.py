@@ -12,18 +12,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from mmx.capabilities import CodeGenerator
 from mmx.errors import MmxError
-from mmx.models.base import Adapter, load_pretrained, mark_random_weights, pick_dtype
+from mmx.metrics.code_extract import CHAT_INSTRUCTION, answer_to_completion, chat_message, parse_flag
+from mmx.models.base import load_pretrained, mark_random_weights, pick_dtype
 from mmx.models.openai_client import model_client
 from mmx.registry import register_model
-
-
-class CodeGenerator(Adapter):
-    capability = "code-generator"
-
-    def complete(self, prompts: list[str], n: int = 1, temperature: float = 0.0, max_new_tokens: int = 512,
-                 stop: list[str] | None = None, seed: int = 1234) -> list[list[str]]:
-        raise NotImplementedError
 
 
 def trim_at_stop(text: str, stop: list[str] | None) -> str:
@@ -38,14 +32,22 @@ def trim_at_stop(text: str, stop: list[str] | None) -> str:
 
 @register_model("hf-causal")
 class HFCausalLM(CodeGenerator):
-    """transformers AutoModelForCausalLM (hub id, folder, or folder + gguf_file=NAME.gguf)."""
+    """transformers AutoModelForCausalLM (hub id, folder, or folder + gguf_file=NAME.gguf).
+
+    ``chat_template=true``: chat mode for instruction-tuned models (lm-eval's --apply_chat_template): no stop
+    sequences (the answer ends at end of turn), and the completion is taken from the answer."""
 
     cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
     cache_libraries = ("torch", "transformers", "tokenizers", "gguf")
 
     def __init__(self, name: str, device: str = "cpu", dtype: str | None = None, gguf_file: str | None = None,
-                 samples_per_call: str | int = 20, **kwargs: Any):
-        super().__init__(name, device, dtype=dtype, gguf_file=gguf_file, **kwargs)
+                 samples_per_call: str | int = 20, chat_template: str | bool = False, **kwargs: Any):
+        # chat_template=true (lm-eval's --apply_chat_template): each prompt goes in as a user message through
+        # the tokenizer's chat template and the code is taken back from the answer (mmx/metrics/code_extract.py).
+        # A model arg, so it is part of the output cache key and of results.json's model.args.
+        self.chat = parse_flag(chat_template, "hf-causal model arg chat_template")
+        extra_args = {"chat_template": chat_template} if self.chat else {}
+        super().__init__(name, device, dtype=dtype, gguf_file=gguf_file, **extra_args, **kwargs)
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.dtype = pick_dtype(self.device, dtype)
@@ -57,11 +59,27 @@ class HFCausalLM(CodeGenerator):
         self.model = load_pretrained(AutoModelForCausalLM.from_pretrained, name, "hf-causal", dtype=self.dtype,
                                      **extra).to(self.device).eval()
         self.samples_per_call = int(samples_per_call)
+        if self.chat and not getattr(self.tokenizer, "chat_template", None):
+            raise MmxError(f"hf-causal model {name!r} has no chat template in its tokenizer; drop "
+                           "chat_template=true (completion mode) or use an instruction-tuned checkpoint")
+
+    def info(self) -> dict[str, Any]:
+        # results.json says which prompt format produced the scores
+        mode = {"mode": "chat_template", "instruction": CHAT_INSTRUCTION} if self.chat else {"mode": "completion"}
+        return {**super().info(), "prompt_format": mode}
+
+    def chat_prompt(self, prompt: str) -> str:
+        """The text generation starts from in chat mode: the prompt as one user turn, then the assistant's turn."""
+        return self.tokenizer.apply_chat_template([{"role": "user", "content": chat_message(prompt)}],
+                                                  tokenize=False, add_generation_prompt=True)
 
     def complete(self, prompts, n=1, temperature=0.0, max_new_tokens=512, stop=None, seed=1234):
         import torch
 
-        enc = self.tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
+        texts_in = [self.chat_prompt(p) for p in prompts] if self.chat else list(prompts)
+        stop = None if self.chat else stop  # a chat answer ends at the end-of-turn token, not at a stop sequence
+        eos = self._eos_ids() if self.chat else {}
+        enc = self.tokenizer(texts_in, return_tensors="pt", padding=True, add_special_tokens=False)
         enc = {k: v.to(self.device) for k, v in enc.items()}
         width = enc["input_ids"].shape[1]
         sample = temperature > 0
@@ -75,12 +93,21 @@ class HFCausalLM(CodeGenerator):
                 crit = [_StopInCompletion(self.tokenizer, stop, width)] if stop else []
                 gen = self.model.generate(**enc, max_new_tokens=int(max_new_tokens), num_return_sequences=k,
                                           pad_token_id=self.tokenizer.pad_token_id, top_k=None,
-                                          stopping_criteria=crit, **kw)
+                                          stopping_criteria=crit, **eos, **kw)
             texts = self.tokenizer.batch_decode(gen[:, width:], skip_special_tokens=True)
             for i, t in enumerate(texts):  # rows are prompt-major: prompt i's k samples are adjacent
-                out[i // k].append(trim_at_stop(t, stop))
+                out[i // k].append(answer_to_completion(prompts[i // k], t) if self.chat else trim_at_stop(t, stop))
             todo -= k
         return out if sample else [o * n for o in out]
+
+    def _eos_ids(self) -> dict:
+        """End of the assistant's turn: the tokenizer's EOS (Qwen's <|im_end|>) as well as the model's own
+        (a GGUF's generation config may name only <|endoftext|>)."""
+        ids = self.model.generation_config.eos_token_id
+        ids = [ids] if isinstance(ids, int) else list(ids or [])
+        if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in ids:
+            ids.append(self.tokenizer.eos_token_id)
+        return {"eos_token_id": ids} if ids else {}
 
 
 class _StopInCompletion:

@@ -1,4 +1,5 @@
-"""Speech models: the SpeechRecognizer (ASR) and SpeechSynthesizer (TTS) capabilities and their families.
+"""Speech models: families with the SpeechRecognizer, SpeechTranslator (ASR, X->en) and SpeechSynthesizer
+(TTS) capabilities (mmx/capabilities.py).
 
 ASR: ``hf-whisper`` (transformers Whisper), ``hf-ctc`` (wav2vec2 / MMS CTC, greedy), ``faster-whisper``
 (CTranslate2) and ``openai-asr`` (an OpenAI-compatible /v1/audio/transcriptions server).
@@ -10,50 +11,23 @@ transcribed in the same batch as everything else, and their texts joined.
 """
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+# for the EspeakNG adapter, and re-exported for older imports (from mmx.models.speech import espeak_voice)
+from mmx.audio.espeak import (ESPEAK_SPECIAL, espeak_binary, espeak_version, espeak_voice,  # noqa: F401
+                              espeak_voices, espeak_wav)
+from mmx.capabilities import SpeechRecognizer, SpeechSynthesizer, SpeechTranslator
 from mmx.errors import MmxError
-from mmx.models.base import Adapter, load_pretrained, pick_dtype
+from mmx.models.base import load_pretrained, pick_dtype
 from mmx.models.openai_client import model_client
 from mmx.registry import register_model
 
 SAMPLE_RATE = 16_000
 WINDOW_S = 30.0
-
-
-class SpeechRecognizer(Adapter):
-    """ASR: ``transcribe(waveforms, sample_rate, language) -> texts`` (float32 mono waveforms)."""
-
-    capability = "speech-recognizer"
-
-    def transcribe(self, waveforms: list[np.ndarray], sample_rate: int, language: str) -> list[str]:
-        raise NotImplementedError
-
-
-class SpeechTranslator(Adapter):
-    """Speech translation into English: ``translate(waveforms, sample_rate, language) -> English texts``, where
-    ``language`` is the language spoken (Whisper's ``translate`` task, OpenAI's /v1/audio/translations)."""
-
-    capability = "speech-translator"
-
-    def translate(self, waveforms: list[np.ndarray], sample_rate: int, language: str) -> list[str]:
-        raise NotImplementedError
-
-
-class SpeechSynthesizer(Adapter):
-    """TTS: ``synthesize(texts, language) -> (float32 mono waveforms, sample_rate)``."""
-
-    capability = "speech-synthesizer"
-
-    def synthesize(self, texts: list[str], language: str) -> tuple[list[np.ndarray], int]:
-        raise NotImplementedError
 
 
 def to_16k(waveforms: list[np.ndarray], sample_rate: int) -> list[np.ndarray]:
@@ -383,47 +357,6 @@ class HFVits(SpeechSynthesizer):
                 out = model(**inputs)
             waves.append(out.waveform[0, :int(out.sequence_lengths[0])].float().cpu().numpy())
         return waves, int(model.config.sampling_rate)
-
-
-@lru_cache(maxsize=4)
-def espeak_voices(binary: str = "espeak-ng") -> frozenset[str]:
-    out = subprocess.run([binary, "--voices"], capture_output=True, text=True, check=True).stdout
-    return frozenset(line.split()[1] for line in out.splitlines()[1:] if len(line.split()) > 1)
-
-
-ESPEAK_SPECIAL = {"zh": "cmn"}  # espeak-ng names Mandarin by its ISO 639-3 code
-
-
-def espeak_voice(language: str, binary: str = "espeak-ng") -> str:
-    """The espeak-ng voice for an mmx language (its code, its ISO 639-3 code, or a regional voice of it)."""
-    from mmx.languages import get_language
-
-    lang = get_language(language)
-    voices = espeak_voices(binary)
-    for cand in (ESPEAK_SPECIAL.get(lang.code), lang.code, lang.iso639_1, lang.iso639_3):
-        if cand and (cand in voices or any(v.startswith(cand + "-") for v in voices)):
-            return cand
-    raise MmxError(f"espeak-ng has no voice for {language} ({lang.name}); `espeak-ng --voices` lists them")
-
-
-def espeak_binary(name: str = "espeak-ng") -> str:
-    found = shutil.which(name if name not in ("", "default") else "espeak-ng")
-    if not found:
-        raise MmxError("espeak-ng is not installed: apt-get install espeak-ng (Debian/Ubuntu), "
-                       "brew install espeak-ng (macOS)")
-    return found
-
-
-def espeak_version(binary: str = "espeak-ng") -> str:
-    return subprocess.run([binary, "--version"], capture_output=True, text=True, check=True).stdout.strip()
-
-
-def espeak_wav(text: str, voice: str, binary: str = "espeak-ng", speed: int | None = None) -> bytes:
-    cmd = [binary, "-v", voice, "--stdout", *(["-s", str(speed)] if speed else []), "--", text]
-    res = subprocess.run(cmd, capture_output=True, timeout=120)
-    if res.returncode != 0:
-        raise MmxError(f"espeak-ng failed on {text[:60]!r} (voice {voice}): {res.stderr.decode(errors='replace')}")
-    return res.stdout
 
 
 @register_model("espeak-ng")

@@ -10,7 +10,8 @@ Model specs:
 ``hf-vlm:ID_OR_DIR``   transformers ``AutoModelForImageTextToText`` + ``AutoProcessor`` (LLaVA, Qwen2-VL,
     PaliGemma, Idefics3 / SmolVLM, ...). Prompts go through the processor's chat template as one user turn
     holding the images then the text (PaliGemma, which has none, gets the raw prompt after its image tokens). Batches are left-padded. Args: ``dtype=``, ``max_length=N`` (the
-    longest prompt accepted; default: the text model's max_position_embeddings).
+    longest prompt accepted; default: the text model's max_position_embeddings), ``chat_template=true|false``
+    (optional: the template is always applied where there is one; true requires one, false refuses one).
 ``openai-vlm:MODEL``   an OpenAI-compatible /v1/chat/completions endpoint (vLLM, TGI, llama.cpp server, OpenAI);
     images are sent as base64 PNG data URLs. Args: ``base_url=http://HOST:PORT/v1``, ``api_key=``,
     ``timeout=`` (s per request), ``max_retries=N`` (on 429, 5xx, timeouts; default 5), ``concurrency=N`` (requests
@@ -21,30 +22,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mmx.capabilities import PromptTooLong, VisionLanguageModel  # noqa: F401 (PromptTooLong: re-exported)
 from mmx.errors import MmxError
-from mmx.models.base import Adapter, load_pretrained, pick_dtype
+from mmx.metrics.code_extract import parse_flag
+from mmx.models.base import load_pretrained, pick_dtype
 from mmx.models.openai_client import OpenAIError, model_client, user_message
 from mmx.registry import register_model
-
-
-class PromptTooLong(MmxError):
-    """A prompt (with its image tokens) longer than the model takes; ``index`` is its place in the batch."""
-
-    def __init__(self, index: int, n_tokens: int, limit: int):
-        self.index, self.n_tokens, self.limit = index, n_tokens, limit
-        what = (f"{n_tokens} tokens (images included); the model takes at most {limit}" if n_tokens >= 0
-                else "longer than the server's model takes (it refused it)")
-        super().__init__(f"prompt {index} of the batch is {what}")
-
-
-class VisionLanguageModel(Adapter):
-    capability = "vision-language-model"
-
-    def generate(self, batch: list[tuple[list, str]], max_new_tokens: int = 16) -> list[str]:
-        raise NotImplementedError
-
-    def score_options(self, batch: list[tuple[list, str, list[str]]]) -> list[list[float]]:
-        raise NotImplementedError
 
 
 def _messages(n_images: int, prompt: str) -> list[dict]:
@@ -64,10 +47,14 @@ class HFVisionLanguage(VisionLanguageModel):
     cache_libraries = ("torch", "transformers", "tokenizers", "pillow")
 
     def __init__(self, name: str, device: str = "cpu", dtype: str | None = None, max_length: str | int | None = None,
-                 **kwargs: Any):
-        super().__init__(name, device, **kwargs)
+                 chat_template: str | bool | None = None, **kwargs: Any):
+        # The chat template is always applied where the model has one (its image placeholders come from it):
+        # chat_template=true (the same flag as hf-causal's) only asserts that; false fits models without one.
+        want_chat = None if chat_template is None else parse_flag(chat_template, "hf-vlm model arg chat_template")
+        super().__init__(name, device, **({} if chat_template is None else {"chat_template": chat_template}), **kwargs)
         if kwargs:
-            raise MmxError(f"hf-vlm: unknown model argument(s) {', '.join(sorted(kwargs))}; known: dtype, max_length")
+            raise MmxError(f"hf-vlm: unknown model argument(s) {', '.join(sorted(kwargs))}; "
+                           "known: dtype, max_length, chat_template")
         import torch  # noqa: F401
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -85,11 +72,18 @@ class HFVisionLanguage(VisionLanguageModel):
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.chat = bool(getattr(self.processor, "chat_template", None) or getattr(self.tokenizer, "chat_template", None))
-        if not self.chat and self.model.config.model_type != "paligemma":
+        if not self.chat and (want_chat or self.model.config.model_type != "paligemma"):
             raise MmxError(f"hf-vlm model {name!r} has no chat template (processor or tokenizer); "
                            "use an instruction-tuned checkpoint or add chat_template.jinja to its folder")
+        if self.chat and want_chat is False:
+            raise MmxError(f"hf-vlm model {name!r} has a chat template, and hf-vlm always applies it (it places "
+                           "the image tokens); drop chat_template=false")
         text_cfg = getattr(self.model.config, "text_config", self.model.config)
         self.max_length = int(max_length or getattr(text_cfg, "max_position_embeddings", 0) or 1 << 30)
+
+    def info(self) -> dict[str, Any]:
+        # results.json says which prompt format produced the scores
+        return {**super().info(), "prompt_format": {"mode": "chat_template" if self.chat else "raw (no chat template)"}}
 
     def _prompt(self, n_images: int, prompt: str) -> str:
         if not self.chat:  # PaliGemma: the processor puts the image tokens and BOS before the raw prompt

@@ -2,10 +2,13 @@
 
 Unlike RecordStore (which repairs a file cut off by a kill so the run can resume), this reader never
 changes the run: a truncated or unreadable samples file is an error that says how to finish the run.
+A results.json of an older schema version is read upgraded (mmx/results.py), with a note on stderr;
+aggregates it did not record are recomputed from the samples with the same code the runner uses.
 """
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +28,11 @@ class Run:
         return self.results["tasks"]
 
     @property
+    def upgraded_from(self) -> int | None:
+        """The schema version the file was written in, when it was older than this mmx's."""
+        return (self.results.get("upgrade") or {}).get("from_version")
+
+    @property
     def random_weights(self) -> bool:
         return bool(self.results.get("model", {}).get("random_weights"))
 
@@ -38,7 +46,9 @@ class Run:
         t = self.task(name)
         defs = t.get("metric_defs") or {}
         fallback = metric_defs(t["metrics"], ratios_of(defs))
-        return {m: {**fallback[m], **defs.get(m, {})} for m in t["metrics"]}
+        # null: not recorded (an upgraded file): the registry's value stands in
+        return {m: {**fallback[m], **{k: v for k, v in defs.get(m, {}).items() if v is not None}}
+                for m in t["metrics"]}
 
     def samples(self, name: str) -> dict[str, Record]:
         if name not in self._samples:
@@ -48,7 +58,9 @@ class Run:
     def aggregates(self, name: str) -> dict:
         """The task's aggregates; recomputed from the samples (same code) when results.json predates CIs."""
         t = self.task(name)
-        if "groups" in t and all("ci" in d for d in t["languages"].values()):
+        if (all(t.get(k) is not None for k in ("groups", "spread", "gap_to_en_ci"))
+                and t["overall"].get("macro_ci") is not None
+                and all(d.get("ci") is not None for d in t["languages"].values())):
             return t
         recs = sorted(self.samples(name).values(), key=lambda r: (r.language, r.id))
         return {**t, **aggregate_task(recs, t["metrics"], ratios_of(t.get("metric_defs") or {}),
@@ -66,7 +78,14 @@ def load_run(path: str | Path) -> Run:
         for key in ("languages", "metrics", "primary_metric"):
             if key not in t:
                 raise MmxError(f"{run_dir}/results.json: task {name!r} lacks {key!r}; not written by `mmx evaluate`")
-    return Run(run_dir, results)
+    run = Run(run_dir, results)
+    if run.upgraded_from is not None:
+        absent = results["upgrade"]["absent"]
+        print(f"note: {run_dir}/results.json is schema version {run.upgraded_from}, read upgraded to version "
+              f"{results['schema_version']}" + (f"; not recorded in it: {', '.join(absent[:6])}"
+                                                 f"{f' and {len(absent) - 6} more' if len(absent) > 6 else ''}"
+                                                 if absent else ""), file=sys.stderr)
+    return run
 
 
 def read_samples(run: Run, name: str) -> dict[str, Record]:

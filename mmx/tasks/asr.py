@@ -21,11 +21,11 @@ import time
 from tqdm import tqdm
 
 from mmx.cache import cached_map, content_key, file_key
+from mmx.capabilities import SpeechRecognizer
 from mmx.data.audio import SAMPLE_RATE, AudioError, duration, load_audio
 from mmx.errors import MmxError
 from mmx.metrics.asr import error_counts, normalized_pair
 from mmx.metrics.normalize import normalizer_info
-from mmx.models.speech import SpeechRecognizer
 from mmx.registry import get_loader, register_task_kind
 from mmx.schema import Record
 from mmx.tasks.base import RunContext, TaskKind

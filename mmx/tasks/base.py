@@ -243,3 +243,7 @@ class RunContext:
     dist: Any = None  # mmx.dist.Dist
     on_error: str = "fail"  # a bad sample (e.g. corrupt audio): "fail" stops the run, "skip" records it and goes on
     allow_unsafe_execution: bool = False  # run generated code even where no sandbox is available
+    device: str = "cpu"  # the run's --device (this rank's GPU in a sharded run)
+    # load_model(ModelSpec, family) -> a lazy model with .cache_key: how a task kind loads a model besides the
+    # evaluated one (the TTS task's ASR judge) exactly as the runner loads that one (mmx/runner.py model_loader)
+    load_model: Any = None

@@ -19,12 +19,12 @@ import sys
 from tqdm import tqdm
 
 from mmx.cache import cached_map
+from mmx.capabilities import CodeGenerator
 from mmx.errors import MmxError, check_keys, check_number
 from mmx.execution import harness, sandbox
 from mmx.execution.executors import get_executor
 from mmx.execution.pool import default_workers, execute_many
 from mmx.metrics.passk import pass_at_k
-from mmx.models.codegen import CodeGenerator
 from mmx.registry import get_loader, loader_keys, register_task_kind
 from mmx.schema import Record
 from mmx.tasks.base import RunContext, TaskKind

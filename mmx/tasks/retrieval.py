@@ -13,10 +13,10 @@ import torch
 from tqdm import tqdm
 
 from mmx.cache import cached_map, file_key
+from mmx.capabilities import ImageTextEncoder
 from mmx.data.images import load_image
 from mmx.errors import MmxError
 from mmx.metrics.retrieval import recall_at_k, require_finite, top_k_indices
-from mmx.models.base import ImageTextEncoder
 from mmx.registry import register_task_kind
 from mmx.schema import Record
 from mmx.tasks.base import RunContext, TaskKind

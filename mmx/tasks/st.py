@@ -13,9 +13,9 @@ language with bootstrap CIs and paired compare tests, all from their one definit
 """
 from __future__ import annotations
 
+from mmx.capabilities import SpeechTranslator
 from mmx.errors import MmxError
 from mmx.metrics.corpus import bleu_stats, chrf_stats
-from mmx.models.speech import SpeechTranslator
 from mmx.registry import register_task_kind
 from mmx.tasks.asr import ASR, load_speech_data
 

@@ -3,8 +3,12 @@
 The TTS model speaks each text; an ASR model named in the task YAML (``asr_model: FAMILY:ID``, with
 ``asr_model_args``; override with --data-args asr_model=...) transcribes the audio, and WER/CER/err
 against the input text are scored exactly as in the ASR task (corpus ratios, language-aware
-normaliser). The task kind loads the ASR model itself through the registry; its spec is part of the
-data fingerprint, so a run directory never mixes two judges.
+normaliser). The judge's spec is part of the data fingerprint, so a run directory never mixes two judges.
+
+The judge is loaded like the evaluated model (RunContext.load_model, mmx/runner.py): lazily, on the run's
+--device, and through the output cache: its transcripts are cached under its own model key, keyed by the
+synthesised waveform, so a rerun of a deterministic TTS model (espeak-ng, VITS with a seed) never loads
+the judge. In a sharded run (mmx/dist.py) both the synthesis and the judge's batches are dealt across ranks.
 
 Per sample also: ``failed`` (1 when the audio is empty, silent or holds NaN/inf: then the transcript
 counts as empty, every reference word an error) with the reason in extra.failure; ``duration_s``;
@@ -17,19 +21,19 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-from mmx.cache import content_key
-from mmx.data.audio import duration, resample
+from mmx.cache import OutputCache, cached_map, content_key
+from mmx.capabilities import ModelSpec, SpeechRecognizer, SpeechSynthesizer, capability_names, parse_kv
+from mmx.data.audio import SAMPLE_RATE, duration, resample
 from mmx.errors import MmxError
 from mmx.metrics.asr import error_counts
 from mmx.metrics.normalize import normalizer_info
-from mmx.models.base import ModelSpec, parse_kv
-from mmx.models.speech import SAMPLE_RATE, SpeechRecognizer, SpeechSynthesizer
 from mmx.registry import get_model_family, register_task_kind
 from mmx.schema import Record
 from mmx.tasks.asr import load_speech_data
 from mmx.tasks.base import RunContext, TaskKind
 
 SILENCE = 1e-4  # peak amplitude below which synthesised audio counts as silent
+CHUNK = 256  # texts synthesised, judged and written together (what a killed run can lose)
 
 
 def failure(wave: np.ndarray) -> str | None:
@@ -63,7 +67,6 @@ class TTS(TaskKind):
         self._judge_family()  # a wrong judge fails before any synthesis
         data = load_speech_data(self.spec, languages, limit, args)
         data.fingerprint = content_key(data.fingerprint, self.asr_spec, repr(sorted(self.asr_args.items())))[:16]
-        self._asr = None
         return data
 
     def result_extras(self) -> dict:
@@ -74,42 +77,57 @@ class TTS(TaskKind):
         spec = ModelSpec.parse(self.asr_spec, self.asr_args)
         family = get_model_family(spec.family)
         if not issubclass(family, SpeechRecognizer):
-            raise MmxError(f"{self.spec.name}: asr_model {spec} is a {family.capability} family, "
-                           "not a speech recognizer (see `mmx models`)")
+            raise MmxError(f"{self.spec.name}: asr_model {spec} is a {' and '.join(capability_names(family))} "
+                           "family, not a speech recognizer (see `mmx models`)")
         return spec, family
 
-    def asr(self):
-        if self._asr is None:
-            spec, family = self._judge_family()
-            self._asr = family(spec.name, device=None, **spec.args)
-        return self._asr
+    def judge(self, ctx: RunContext):
+        """The ASR judge as a lazy model (it loads on its first transcription, which a cached run never makes)."""
+        if ctx.load_model is None:
+            raise MmxError(f"{self.spec.name}: RunContext.load_model is not set; the tts task loads its ASR judge "
+                           "through it (mmx.runner.model_loader)")
+        spec, family = self._judge_family()
+        return ctx.load_model(spec, family)
 
     def run(self, model, data, store, ctx: RunContext) -> None:
         todo = {lang: [it for it in data.items[lang] if not store.has(it.id)] for lang in data.languages}
         total = sum(map(len, todo.values()))
         if not total:
             return
+        judge = self.judge(ctx)
         with tqdm(total=total, desc=self.spec.name, unit="text", disable=not ctx.progress) as bar:
             for lang, items in todo.items():
-                for i in range(0, len(items), ctx.batch_size):
-                    batch = items[i:i + ctx.batch_size]
-                    store.write(self._batch(model, lang, batch))
-                    bar.update(len(batch))
+                for i in range(0, len(items), CHUNK):
+                    chunk = items[i:i + CHUNK]
+                    store.write(self._chunk(model, judge, lang, chunk, ctx))
+                    bar.update(len(chunk))
 
-    def _batch(self, model, lang, items) -> list[Record]:
+    def _synthesize(self, model, lang, items) -> list[tuple[np.ndarray, int]]:
         waves, rate = model.synthesize([it.text for it in items], lang)
         if len(waves) != len(items):
             raise MmxError(f"{self.spec.name}: the TTS model returned {len(waves)} waveforms for {len(items)} texts")
-        waves = [np.asarray(w, dtype=np.float32).reshape(-1) for w in waves]
-        fails = [failure(w) for w in waves]
+        return [(np.asarray(w, dtype=np.float32).reshape(-1), int(rate)) for w in waves]
+
+    def _chunk(self, model, judge, lang, items, ctx: RunContext) -> list[Record]:
+        # Synthesis batches are dealt across ranks too; waveforms are not cached (large, and cheap to remake).
+        spoken = cached_map(lambda batch: self._synthesize(model, lang, batch), items, [it.id for it in items],
+                            namespace="tts", batch_size=ctx.batch_size, cache=OutputCache(enabled=False),
+                            dist=ctx.dist)
+        fails = [failure(w) for w, _ in spoken]
         ok = [j for j, f in enumerate(fails) if f is None]
-        texts = [""] * len(items)
-        if ok:
-            heard = self.asr().transcribe([resample(waves[j], rate, SAMPLE_RATE) for j in ok], SAMPLE_RATE, lang)
-            for j, t in zip(ok, heard):
-                texts[j] = t
+
+        def transcribe(waves):  # the judge loads here, on its first batch not in the cache
+            return [{"text": t} for t in judge.transcribe(waves, SAMPLE_RATE, lang)]
+
+        heard = cached_map(transcribe, [spoken[j] for j in ok],
+                           [content_key(spoken[j][0].tobytes(), str(spoken[j][1])) for j in ok],
+                           namespace=f"{judge.cache_key}|asr|{lang}", batch_size=ctx.batch_size, cache=ctx.cache,
+                           dist=ctx.dist, load=lambda wr: resample(wr[0], wr[1], SAMPLE_RATE))
+        texts = [""] * len(items)  # failed audio: an empty transcript, every reference word an error
+        for j, o in zip(ok, heard):
+            texts[j] = o["text"]
         records = []
-        for it, w, f, hyp in zip(items, waves, fails, texts):
+        for it, (w, rate), f, hyp in zip(items, spoken, fails, texts):
             secs = len(w) / rate
             scores = {**error_counts(it.text, hyp, lang), "failed": float(f is not None),
                       "duration_s": secs, "chars_per_s": len(it.text) / secs if secs else float("nan")}

@@ -20,10 +20,10 @@ import sys
 from tqdm import tqdm
 
 from mmx.cache import cached_map, content_key, file_key
+from mmx.capabilities import PromptTooLong, VisionLanguageModel
 from mmx.data.images import load_image
 from mmx.errors import MmxError
 from mmx.metrics.vqa import exact_match, normalize_answer, vqa_accuracy
-from mmx.models.vlm import PromptTooLong, VisionLanguageModel
 from mmx.registry import get_loader, register_task_kind
 from mmx.schema import Record
 from mmx.tasks.base import RunContext, TaskKind
