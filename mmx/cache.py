@@ -58,8 +58,9 @@ def library_version(name: str) -> str:
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
 
-def hub_revision(repo_id: str, revision: str | None = None) -> str | None:
-    """The commit a hub model id resolves to in the local Hugging Face cache (refs/<revision or main>).
+def hub_revision(repo_id: str, revision: str | None = None, repo_type: str = "model") -> str | None:
+    """The commit a hub id (a model, or with ``repo_type="dataset"`` a dataset) resolves to in the local
+    Hugging Face cache (refs/<revision or main>).
 
     A 40-hex `revision` is a commit already. None when the id is not in the local cache (not downloaded
     yet, or not a hub id at all, e.g. an OpenAI server's model name).
@@ -75,7 +76,7 @@ def hub_revision(repo_id: str, revision: str | None = None) -> str | None:
         hub = Path(constants.HF_HUB_CACHE)
     except ImportError:
         return None
-    ref = hub / f"models--{repo_id.replace('/', '--')}" / "refs" / (revision or "main")
+    ref = hub / f"{repo_type}s--{repo_id.replace('/', '--')}" / "refs" / (revision or "main")
     try:
         return ref.read_text(encoding="utf-8").strip() or None
     except OSError:
@@ -85,12 +86,15 @@ def hub_revision(repo_id: str, revision: str | None = None) -> str | None:
 def model_key(spec: str, args: dict[str, str], family: type | None = None) -> str:
     """Identify what computes a model's outputs, so that a change to any of it misses the cache.
 
-    - the spec and its args; for a local folder its files' names, sizes and mtimes;
+    - the spec and its args (less the family's ``uncached_args``: transport settings such as a timeout or
+      an API key, which change how a request is sent, not its answer); for a local folder its files'
+      names, sizes and mtimes;
     - for a hub id, the commit it resolves to (the `revision` arg, or refs/main in the local HF cache);
     - with the adapter class (`family`): its `cache_version` (bumped when mmx changes how that adapter
       prepares inputs or reads outputs) and the installed versions of its `cache_libraries`.
     """
-    parts = [spec, json.dumps(sorted(args.items()))]
+    skip = set(getattr(family, "uncached_args", ()))
+    parts = [spec, json.dumps(sorted((k, v) for k, v in args.items() if k not in skip))]
     name = spec.split(":", 1)[-1]
     for piece in name.replace("+", "\n").replace("@", "\n").splitlines():
         p = Path(piece).expanduser()

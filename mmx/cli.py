@@ -92,11 +92,11 @@ def list_models() -> None:
 
     tbl = Table("family", "capability", "about", "from", title="model families")
     for e in MODELS.listing():
-        tbl.add_row(e.name, e.capability, e.about, e.source)
+        tbl.add_row(e.name, e.capability_name, e.about, e.source)
     console.print(tbl)
     kt = Table("task kind", "needs", "about", "from", title="task kinds")
     for e in TASKS.listing():
-        kt.add_row(e.name, e.capability, e.about, e.source)
+        kt.add_row(e.name, e.capability_name, e.about, e.source)
     console.print(kt)
 
 
@@ -219,7 +219,8 @@ def report(
 
 @app.command("schema")
 def schema_cmd(
-    name: str = typer.Argument("results", help="results (results.json), samples (a samples/*.jsonl line) or run"),
+    name: str = typer.Argument("results", help="results (results.json), samples (a samples/*.jsonl line), run, "
+                                                "or task:KIND (the typed options a task kind reads from its YAML)"),
     check: Optional[Path] = typer.Option(None, help="validate this file (or run directory) instead; exits 1 if bad"),
 ) -> None:
     """Print the JSON Schema (draft 2020-12) of results.json or a samples record, or check a file against it."""
@@ -227,8 +228,13 @@ def schema_cmd(
 
     from mmx import results
 
+    if name.startswith("task:") and check is None:
+        from mmx.registry import get_task_kind
+
+        print(json.dumps(get_task_kind(name[5:]).Options.model_json_schema(), indent=1, sort_keys=True))
+        return
     if name not in results.TYPES:
-        raise MmxError(f"mmx schema {name!r}: use {', '.join(results.TYPES)}")
+        raise MmxError(f"mmx schema {name!r}: use {', '.join(results.TYPES)} or task:KIND (see `mmx tasks`)")
     if check is None:
         print(results.published_schema(name) if name in results.SCHEMA_FILES
               else json.dumps(results.json_schema(name), indent=1, sort_keys=True))

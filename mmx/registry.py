@@ -34,7 +34,7 @@ class Entry:
 
     name: str
     target: str
-    capability: str = ""
+    capability_name: str = ""  # the capability class's capability_name ("speech-recognizer")
     about: str = ""
     source: str = "mmx"  # "mmx" or the plugin (entry point) that added it
 
@@ -47,14 +47,14 @@ class Table:
         self.entries: dict[str, Entry] = {}
         self.objects: dict[str, Any] = {}
 
-    def add(self, name: str, target: str, capability: str = "", about: str = "", source: str = "mmx") -> None:
+    def add(self, name: str, target: str, capability_name: str = "", about: str = "", source: str = "mmx") -> None:
         if ":" not in target:
             raise MmxError(f"{self.what} {name!r}: target {target!r} should be 'module:object'")
         old = self.entries.get(name)
         if old and old.target != target:
             raise MmxError(f"{self.what} {name!r} is registered twice: {old.target} ({old.source}) "
                            f"and {target} ({source})")
-        self.entries[name] = Entry(name, target, capability, about, source)
+        self.entries[name] = Entry(name, target, capability_name, about, source)
 
     def bind(self, name: str, obj: Any) -> None:
         """What the decorators do: the object itself, now."""
@@ -180,14 +180,14 @@ for _name, _target in [
 
 
 # ------------------------------------------------------------------ the plugin API
-def add_model_family(name: str, target: str, capability: str = "", about: str = "", source: str = "mmx") -> None:
+def add_model_family(name: str, target: str, capability_name: str = "", about: str = "", source: str = "mmx") -> None:
     """A model family as "module:Class" (a subclass of a capability in mmx.capabilities)."""
-    MODELS.add(name, target, capability, about, source)
+    MODELS.add(name, target, capability_name, about, source)
 
 
-def add_task_kind(name: str, target: str, capability: str = "", about: str = "", source: str = "mmx") -> None:
+def add_task_kind(name: str, target: str, capability_name: str = "", about: str = "", source: str = "mmx") -> None:
     """A task kind as "module:Class" (a subclass of mmx.tasks.base.TaskKind)."""
-    TASKS.add(name, target, capability, about, source)
+    TASKS.add(name, target, capability_name, about, source)
 
 
 def add_loader(name: str, target: str, about: str = "", source: str = "mmx") -> None:
@@ -296,7 +296,7 @@ def get_loader(name: str) -> Callable:
 
 
 # Filled in by the runner from the task, not written by the user in dataset: / --data-args.
-_CALLER_ARGS = {"name", "languages", "limit"}
+CALLER_ARGS = {"name", "languages", "limit"}
 
 
 def loader_keys(fn: Callable) -> set[str] | None:
@@ -305,7 +305,7 @@ def loader_keys(fn: Callable) -> set[str] | None:
     params = inspect.signature(fn).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return None
-    return {p.name for p in params} - _CALLER_ARGS
+    return {p.name for p in params} - CALLER_ARGS
 
 
 def _checked(fn: Callable, loader: str) -> Callable:
@@ -316,7 +316,7 @@ def _checked(fn: Callable, loader: str) -> Callable:
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        given = [k for k in kwargs if k not in _CALLER_ARGS]
+        given = [k for k in kwargs if k not in CALLER_ARGS]
         task = kwargs.get("name", loader)
         check_keys(given, known | {"loader"}, f"task {task}: dataset key (YAML dataset: or --data-args) "
                                               f"for loader {loader}")

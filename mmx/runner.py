@@ -134,7 +134,7 @@ def evaluate(req: EvalRequest) -> dict[str, Any]:
     _seed_everything(req.seed)
     data = {}
     for t in tasks:
-        data[t.name] = kinds[t.name].load_data(req.languages, req.limit, req.data_args)
+        data[t.name] = kinds[t.name].load(req.languages, req.limit, req.data_args)
         if count_items(data[t.name]) == 0:
             raise MmxError(f"task {t.name}: nothing to evaluate in {getattr(data[t.name], 'source', '') or t.path} "
                            f"(languages: {', '.join(req.languages or t.languages or ['all'])}"

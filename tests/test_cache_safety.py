@@ -234,3 +234,17 @@ def test_clear_removes_set_aside_files_and_reads_an_older_cache(tmp_path, capsys
     code, out, _ = cli(capsys, "cache", "clear", "--yes", "--dir", tmp_path)
     assert code == 0 and "1 damaged file(s)" in out
     assert not list(tmp_path.glob("*.corrupt-*")) and mcache.cache_info(tmp_path)["entries"] == 0
+
+
+def test_transport_args_do_not_change_the_key_but_what_is_asked_does():
+    from mmx.models.codegen import OpenAICompatible
+
+    spec = "openai:my-coder"
+    base = model_key(spec, {"base_url": "http://h:1/v1", "mode": "chat"}, OpenAICompatible)
+    retuned = {"base_url": "http://h:1/v1", "mode": "chat", "timeout": "30", "max_retries": "9",
+               "concurrency": "64", "api_key": "sk-rotated"}
+    assert model_key(spec, retuned, OpenAICompatible) == base  # same requests, same answers: a cache hit
+    assert model_key(spec, {"base_url": "http://h:1/v1", "mode": "completions"}, OpenAICompatible) != base
+    assert model_key(spec, {"base_url": "http://h:2/v1", "mode": "chat"}, OpenAICompatible) != base
+    # a family that does not declare them keeps every arg in its key
+    assert model_key(spec, retuned, HFClip) != model_key(spec, {"base_url": "http://h:1/v1", "mode": "chat"}, HFClip)

@@ -124,14 +124,14 @@ CASES = {
     "full function with imports and its own docstring": (
         f"```python\nimport math\nfrom typing import List\n\ndef below_zero(operations: List[int]) -> bool:\n"
         f'    """Return True if the balance dips below zero."""\n{BODY}\n\nprint(below_zero([1, -2]))\n```',
-        f'    """Return True if the balance dips below zero."""\n{BODY}\n\nimport math\n\n\nprint(below_zero([1, -2]))\n'),
+        f'    """Return True if the balance dips below zero."""\n{BODY}\n\nimport math\n'),
     "a helper above the function, used by code after it": (
         "```python\nfrom typing import List\n\ndef _neg(x):\n    return x < 0\n\n"
         "def below_zero(operations: List[int]) -> bool:\n    balance = 0\n    for op in operations:\n"
         "        balance += op\n        if _neg(balance):\n            return True\n    return False\n\n"
         "print(below_zero([1, -5]))\n```",
         "    balance = 0\n    for op in operations:\n        balance += op\n        if _neg(balance):\n"
-        "            return True\n    return False\n\n\ndef _neg(x):\n    return x < 0\n\n\nprint(below_zero([1, -5]))\n"),
+        "            return True\n    return False\n\n\ndef _neg(x):\n    return x < 0\n"),
     "prose before an unfenced function": (
         f"Here is the code:\nimport math\ndef below_zero(operations: List[int]) -> bool:\n{BODY}",
         f"{BODY}\n\nimport math\n\n\n"),
@@ -141,6 +141,25 @@ CASES = {
     "body at column 0": ("```python\nbalance = 0\nfor op in operations:\n    balance += op\n    if balance < 0:\n"
                          "        return True\nreturn False\n```", BODY),
     "no fence": (f"def below_zero(operations: List[int]) -> bool:\n{BODY}", BODY),
+    # demo code goes (EvalPlus sanitize): it runs before the tests, and a crash there fails a correct function
+    "demo code that crashes": (
+        f"```python\ndef below_zero(operations: List[int]) -> bool:\n{BODY}\n"
+        "assert below_zero([1]) is True  # the model's wrong example\nprint(below_zero(None))\n```", BODY),
+    "a main block": (
+        f"```python\ndef below_zero(operations: List[int]) -> bool:\n{BODY}\n"
+        "if __name__ == '__main__':\n    import doctest\n    doctest.testmod()\n    print(below_zero([1, 2, -4]))\n```",
+        BODY),
+    "a constant the function reads stays, one it does not goes": (
+        "```python\nLIMIT = 0\nUNUSED = open('/nonexistent')\n"
+        "def below_zero(operations: List[int]) -> bool:\n    balance = 0\n    for op in operations:\n"
+        "        balance += op\n        if balance < LIMIT:\n            return True\n    return False\n\n"
+        "for case in ([1], [-1]):\n    print(below_zero(case))\n```",
+        "    balance = 0\n    for op in operations:\n        balance += op\n        if balance < LIMIT:\n"
+        "            return True\n    return False\n\n\nLIMIT = 0\n"),
+    "a decorated helper and a class stay": (
+        f"```python\ndef below_zero(operations: List[int]) -> bool:\n{BODY}\n\n"
+        "@staticmethod\ndef helper():\n    return 1\n\nclass Acc:\n    pass\n\nx = Acc()\n```",
+        f"{BODY}\n\n@staticmethod\ndef helper():\n    return 1\n\nclass Acc:\n    pass\n"),
     "unclosed fence (ran out of tokens)": (f"```python\ndef below_zero(operations: List[int]) -> bool:\n{BODY}", BODY),
 }
 
@@ -151,6 +170,12 @@ def test_extraction_table(name):
     got = answer_to_completion(PROMPT, answer)
     assert got == want
     exec(PROMPT + got + CHECK, {})  # noqa: S102 - prompt + completion + tests runs
+
+
+def test_an_answer_that_does_not_parse_is_left_as_is():
+    # the tests then report the syntax error; nothing is guessed
+    broken = f"{BODY}\nprint(below_zero([1]) \n"
+    assert answer_to_completion(PROMPT, f"```python\n{broken}```") == broken
 
 
 def test_brace_language_completion():

@@ -1,7 +1,8 @@
 import pytest
 
 from mmx.errors import MmxError
-from mmx.models.codegen import HFCausalLM, OpenAICompatible, build_tiny_causal_lm, chat_to_completion, trim_at_stop
+from mmx.metrics.code_extract import chat_message
+from mmx.models.codegen import HFCausalLM, OpenAICompatible, build_tiny_causal_lm, trim_at_stop
 from mmx.registry import get_model_family
 
 from code_server import CompletionServer
@@ -98,7 +99,8 @@ def test_openai_chat_endpoint_extracts_the_code():
         m = OpenAICompatible("chat-model", base_url=srv.url, mode="chat")
         assert m.complete([prompt], n=1) == [["    return a + b\n"]]
     assert srv.requests[0][0] == "/v1/chat/completions"
-    assert chat_to_completion("def f(x):\n", "```\n    return x\n```", None) == "    return x\n"
+    # the user turn is hf-causal's chat-mode message (mmx/metrics/code_extract.py), the prompt inside it
+    assert srv.requests[0][1]["messages"] == [{"role": "user", "content": chat_message(prompt)}]
 
 
 def test_unreachable_server_is_a_clear_error():

@@ -45,7 +45,7 @@ def test_every_builtin_entry_resolves_to_its_registered_class():
             cls = table.get(e.name)
             assert cls.registry_name == e.name, e  # the decorator's name and the entry's agree
             cap = getattr(cls, "capability", cls).capability_name  # a task kind's capability is a class
-            assert cap == e.capability, (e.name, cap, e.capability)  # `mmx models` prints the truth
+            assert cap == e.capability_name, (e.name, cap, e.capability_name)  # `mmx models` prints the truth
     for e in [e for e in registry.LOADERS.listing() if e.source == "mmx"]:
         assert callable(registry.get_loader(e.name))
 

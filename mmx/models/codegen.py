@@ -8,7 +8,6 @@ temperature 0 is greedy decoding (then the n completions are the same); above 0,
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from mmx.capabilities import CodeGenerator
 from mmx.errors import MmxError
 from mmx.metrics.code_extract import CHAT_INSTRUCTION, answer_to_completion, chat_message, parse_flag
 from mmx.models.base import load_pretrained, mark_random_weights, pick_dtype
-from mmx.models.openai_client import model_client
+from mmx.models.openai_client import TRANSPORT_ARGS, model_client
 from mmx.registry import register_model
 
 
@@ -37,7 +36,7 @@ class HFCausalLM(CodeGenerator):
     ``chat_template=true``: chat mode for instruction-tuned models (lm-eval's --apply_chat_template): no stop
     sequences (the answer ends at end of turn), and the completion is taken from the answer."""
 
-    cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
+    cache_version = 2  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
     cache_libraries = ("torch", "transformers", "tokenizers", "gguf")
 
     def __init__(self, name: str, device: str = "cpu", dtype: str | None = None, gguf_file: str | None = None,
@@ -135,8 +134,9 @@ class OpenAICompatible(CodeGenerator):
     ``max_retries=`` (on 429, 5xx, timeouts), ``concurrency=N`` (requests in flight, one per prompt; default 8).
     """
 
-    cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
+    cache_version = 2  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
     cache_libraries = ()
+    uncached_args = TRANSPORT_ARGS
 
     def __init__(self, name: str, device: str = "cpu", base_url: str | None = None, api_key: str | None = None,
                  mode: str = "completions", timeout: str | float = 600, max_retries: str | int = 5,
@@ -158,32 +158,14 @@ class OpenAICompatible(CodeGenerator):
                 raise MmxError(f"{self.base_url}/completions returned {len(choices)} choices for n={n}")
             return [trim_at_stop(c["text"], stop) for c in choices]
 
-        def one_chat(p: str) -> list[str]:
-            msg = ("Complete the following code. Reply with the whole function in one code block.\n\n"
-                   f"```\n{p}\n```")
-            resp = self.client.chat_completions({**common, "messages": [{"role": "user", "content": msg}]})
+        def one_chat(p: str) -> list[str]:  # the same user turn and extraction as hf-causal's chat mode
+            resp = self.client.chat_completions({**common, "messages": [{"role": "user", "content": chat_message(p)}]})
             choices = sorted(resp.get("choices") or [], key=lambda c: c.get("index", 0))
-            return [chat_to_completion(p, c["message"]["content"] or "", stop) for c in choices]
+            if len(choices) != n:
+                raise MmxError(f"{self.base_url}/chat/completions returned {len(choices)} choices for n={n}")
+            return [answer_to_completion(p, c["message"]["content"] or "") for c in choices]
 
         return self.client.map(one_completion if self.mode == "completions" else one_chat, list(prompts))
-
-
-_FENCE = re.compile(r"```[A-Za-z0-9_+#-]*\n(.*?)(?:```|$)", re.S)
-
-
-def chat_to_completion(prompt: str, reply: str, stop: list[str] | None) -> str:
-    """A chat reply -> the text to append to the prompt: the first code block, minus the prompt if repeated."""
-    m = _FENCE.search(reply)
-    code = m.group(1) if m else reply
-    head = prompt.rstrip()
-    if code.lstrip().startswith(head.lstrip()):
-        code = code.lstrip()[len(head.lstrip()):]
-        code = code[1:] if code.startswith("\n") else code
-        return trim_at_stop(code, stop)
-    last = head.splitlines()[-1].strip() if head else ""  # the signature line: keep what follows it
-    if last and last in code:
-        return trim_at_stop(code.split(last, 1)[1].lstrip("\n"), stop)
-    return trim_at_stop(code, stop)
 
 
 def build_tiny_causal_lm(out_dir: str | os.PathLike, seed: int = 0) -> str:

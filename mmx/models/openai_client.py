@@ -40,6 +40,9 @@ R = TypeVar("R")
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 REDACTED = "***redacted***"
+# model args that change how requests are sent, never what comes back: left out of the output cache's key
+# (mmx/cache.py model_key), so a retuned timeout or a rotated key still hits the cache
+TRANSPORT_ARGS = ("api_key", "timeout", "max_retries", "concurrency")
 MAX_RETRY_AFTER = 600.0  # seconds: a longer Retry-After means "come back much later", not "wait here"
 
 

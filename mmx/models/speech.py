@@ -23,7 +23,7 @@ from mmx.audio.espeak import (ESPEAK_SPECIAL, espeak_binary, espeak_version, esp
 from mmx.capabilities import SpeechRecognizer, SpeechSynthesizer, SpeechTranslator
 from mmx.errors import MmxError
 from mmx.models.base import load_pretrained, pick_dtype
-from mmx.models.openai_client import model_client
+from mmx.models.openai_client import TRANSPORT_ARGS, model_client
 from mmx.registry import register_model
 
 SAMPLE_RATE = 16_000
@@ -262,6 +262,7 @@ class OpenAIASR(SpeechRecognizer, SpeechTranslator):
 
     cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
     cache_libraries = ("soundfile",)
+    uncached_args = TRANSPORT_ARGS
 
     def __init__(self, name: str, device: str = "cpu", base_url: str | None = None, api_key: str | None = None,
                  concurrency: str | int = 8, timeout: str | float = 600, max_retries: str | int = 5, **kwargs: Any):

@@ -26,7 +26,7 @@ from mmx.capabilities import PromptTooLong, VisionLanguageModel  # noqa: F401 (P
 from mmx.errors import MmxError
 from mmx.metrics.code_extract import parse_flag
 from mmx.models.base import load_pretrained, pick_dtype
-from mmx.models.openai_client import OpenAIError, model_client, user_message
+from mmx.models.openai_client import TRANSPORT_ARGS, OpenAIError, model_client, user_message
 from mmx.registry import register_model
 
 
@@ -166,6 +166,7 @@ class OpenAIVisionLanguage(VisionLanguageModel):
 
     cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
     cache_libraries = ("pillow",)
+    uncached_args = TRANSPORT_ARGS
 
     def __init__(self, name: str, device: str = "cpu", base_url: str | None = None, api_key: str | None = None,
                  timeout: str | float = 600, max_retries: str | int = 5, concurrency: str | int = 8, **kwargs: Any):

@@ -23,28 +23,13 @@ from tqdm import tqdm
 from mmx.cache import cached_map, content_key, file_key
 from mmx.capabilities import SpeechRecognizer
 from mmx.data.audio import SAMPLE_RATE, AudioError, duration, load_audio
-from mmx.errors import MmxError
 from mmx.metrics.asr import error_counts, normalized_pair
 from mmx.metrics.normalize import normalizer_info
-from mmx.registry import get_loader, register_task_kind
+from mmx.registry import register_task_kind
 from mmx.schema import Record
 from mmx.tasks.base import RunContext, TaskKind
 
 CHUNK = 256  # samples transcribed, cached and written together (what a killed run can lose)
-
-
-def load_speech_data(spec, languages, limit, data_args, drop=()):
-    """Shared by the speech task kinds: the YAML's dataset block with --data-args on top."""
-    ds = {**spec.dataset, **data_args}
-    for k in drop:
-        ds.pop(k, None)
-    loader = get_loader(ds.pop("loader"))
-    if "path" not in ds:
-        raise MmxError(f"{spec.path}: dataset needs 'path'")
-    if ds.get("cache"):
-        ds["cache"] = spec.resolve_path(ds["cache"])
-    return loader(path=spec.resolve_path(ds.pop("path")), name=spec.name,
-                  languages=languages if languages else spec.languages, limit=limit, **ds)
 
 
 def skipped_record(item, error: str, reference=None) -> Record:
@@ -61,9 +46,6 @@ class ASR(TaskKind):
     def metric_names(self):  # each defined once in mmx/metrics/defs.py (wer/cer/err/rtfx: ratios of sums)
         return {"err", "wer", "cer", "rtfx", "skipped"}
     higher_is_better = {"err": False, "wer": False, "cer": False, "rtfx": True, "skipped": False}
-
-    def load_data(self, languages, limit, data_args):
-        return load_speech_data(self.spec, languages, limit, data_args)
 
     def result_extras(self) -> dict:
         """Merged into the task's results.json entry: which text normaliser the WER/CER used."""

@@ -1,6 +1,7 @@
 """Task definitions (YAML under tasks/) and the base class of task kinds."""
 from __future__ import annotations
 
+import inspect
 import os
 import re
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Any
 import yaml
 
 from mmx.errors import MmxError, check_keys
+from mmx.tasks import config
 
 
 def builtin_tasks_dir() -> Path:
@@ -177,8 +179,9 @@ def all_suites() -> list[SuiteSpec]:
 class TaskKind:
     """A kind of test (retrieval, ASR, ...) runnable over any adapter with its capability.
 
-    Subclasses register with ``@register_task_kind`` and implement ``load_data`` and ``run``.
-    ``run`` writes Records to the store as it makes them and skips ids the store already has.
+    Subclasses register with ``@register_task_kind``, set ``Options`` (their typed YAML options,
+    mmx/tasks/config.py) and implement ``run``; ``load_data`` defaults to the YAML's dataset through its
+    loader. ``run`` writes Records to the store as it makes them and skips ids the store already has.
     """
 
     registry_name: str = ""
@@ -187,11 +190,27 @@ class TaskKind:
     # Deprecated: metrics are defined in mmx/metrics/defs.py (register_metric). A legacy
     # metric -> (numerator score, denominator score) pair here still aggregates as a ratio of sums.
     ratio_metrics: dict[str, tuple[str, str]] = {}
-    # Top-level YAML keys this kind reads (spec.raw.get(...)) beyond the common TASK_KEYS.
-    yaml_keys: frozenset = frozenset()
+    # The YAML keys this kind reads beyond the common TASK_KEYS, typed (a subclass of config.Options).
+    Options: type[config.Options] = config.Options
 
     def __init__(self, spec: TaskSpec):
         self.spec = spec
+        self._options: config.Options | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.spec.path}: task {self.spec.name}"
+
+    @property
+    def options(self) -> config.Options:
+        """The typed options: the YAML's, with --data-args on top once ``load`` has run."""
+        if self._options is None:
+            self._options = self.parse_options()
+        return self._options
+
+    def parse_options(self, overrides: dict[str, Any] | None = None) -> config.Options:
+        given = {k: v for k, v in self.spec.raw.items() if k not in TASK_KEYS}
+        return config.parse_options(self.Options, given, self.where, overrides)
 
     def metric_names(self) -> set[str] | None:
         """The metrics this kind can produce for its spec (None: not checked)."""
@@ -202,30 +221,46 @@ class TaskKind:
         return {}
 
     def check_spec(self) -> None:
-        """Refuse YAML keys and metric names nothing reads: a typo must not be silently ignored."""
-        check_keys(self.spec.raw, TASK_KEYS | set(self.yaml_keys), f"{self.spec.path}: task {self.spec.name}")
+        """Refuse YAML keys, option values and metric names nothing reads: a typo must not be silently ignored."""
+        check_keys(self.spec.raw, TASK_KEYS | set(self.Options.model_fields), self.where)
+        self._options = self.parse_options()
         known = self.metric_names()
         if known is not None:
-            check_keys(self.spec.metrics, known, f"{self.spec.path}: task {self.spec.name}: metric")
+            check_keys(self.spec.metrics, known, f"{self.where}: metric")
 
-    def load_data(self, languages: list[str] | None, limit: int | None, data_args: dict[str, str]):
-        raise NotImplementedError
+    def load(self, languages: list[str] | None, limit: int | None, data_args: dict[str, str]):
+        """What the runner calls: --data-args split into option overrides (typed, checked) and dataset keys."""
+        from mmx.registry import LOADERS, loader_keys
 
-    def call_loader(self, ds: dict[str, Any], languages, limit, required: tuple[str, ...] = (),
-                    paths: tuple[str, ...] = ("path", "images")):
-        """Run the YAML's dataset loader: check required keys, resolve paths against the YAML, apply
-        the --languages filter (else the YAML's languages)."""
-        from mmx.registry import get_loader
+        loader = LOADERS.get(str(data_args.get("loader", self.spec.dataset.get("loader"))))
+        keys = loader_keys(loader)
+        if keys is not None:  # a typo is refused with the closest option or dataset key
+            check_keys(data_args, keys | config.option_names(self.Options) | {"loader"},
+                       f"task {self.spec.name}: --data-args (options of {self.spec.kind} or dataset keys)")
+        overrides, dataset_args = config.split_overrides(self.Options, data_args)
+        self._options = self.parse_options(overrides)
+        return self.load_data(languages, limit, dataset_args)
 
-        ds = dict(ds)
-        loader = get_loader(ds.pop("loader"))
-        for key in required:
-            if key not in ds:
-                raise MmxError(f"{self.spec.path}: dataset needs {key!r}")
-        for key in paths:
-            if key in ds:
+    def load_data(self, languages: list[str] | None, limit: int | None, dataset_args: dict[str, Any]):
+        """The data to evaluate; by default the YAML's dataset through its loader. Kinds that need more (a
+        second set, a check on what came back) override this and still call ``call_loader``."""
+        return self.call_loader(dataset_args, languages, limit)
+
+    def call_loader(self, dataset_args: dict[str, Any], languages, limit, **fixed):
+        """The one path from a task's ``dataset:`` (with --data-args and ``fixed`` on top) to its data: the
+        loader refuses keys it does not take, a missing required key is named, a key the loader types as a
+        ``Path`` is resolved against the YAML's folder, and --languages (else the YAML's languages) filters."""
+        from mmx.registry import CALLER_ARGS, LOADERS, get_loader
+
+        ds = {**self.spec.dataset, **dataset_args, **fixed}
+        name = str(ds.pop("loader"))
+        params = inspect.signature(inspect.unwrap(LOADERS.get(name))).parameters
+        for key, p in params.items():
+            if p.default is p.empty and p.kind is not p.VAR_KEYWORD and key not in ds and key not in CALLER_ARGS:
+                raise MmxError(f"{self.spec.path}: dataset needs {key!r} (loader {name})")
+            if key in ds and "Path" in str(p.annotation) and isinstance(ds[key], (str, Path)) and str(ds[key]):
                 ds[key] = self.spec.resolve_path(ds[key])
-        return loader(name=self.spec.name, languages=languages or self.spec.languages, limit=limit, **ds)
+        return get_loader(name)(name=self.spec.name, languages=languages or self.spec.languages, limit=limit, **ds)
 
     def run(self, model, data, store, ctx) -> None:
         raise NotImplementedError

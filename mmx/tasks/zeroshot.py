@@ -37,9 +37,6 @@ class ZeroShotClassification(TaskKind):
     def metric_names(self):
         return {"top1", "top5"}
 
-    def load_data(self, languages, limit, data_args):
-        return self.call_loader({**self.spec.dataset, **data_args}, languages, limit, required=("path", "images"))
-
     def templates(self, lang: str, source_code: str | None = None) -> list[str]:
         p = self.spec.prompts
         for k in (lang, source_code, "default"):

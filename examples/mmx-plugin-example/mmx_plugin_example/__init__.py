@@ -8,7 +8,7 @@ from pathlib import Path
 
 def register(registry) -> None:
     registry.add_model_family(
-        "bag-of-chars", "mmx_plugin_example.model:BagOfChars", capability="image-text-encoder",
+        "bag-of-chars", "mmx_plugin_example.model:BagOfChars", capability_name="image-text-encoder",
         about="TRIVIAL example model (mmx-plugin-example): character bigrams vs pixels, chance-level scores.",
         source="example")
     registry.add_loader("probe_every_nth", "mmx_plugin_example.data:load_probe_every_nth", source="example")

@@ -11,7 +11,7 @@ import zlib
 import numpy as np
 import torch
 
-from mmx.models.base import ImageTextEncoder
+from mmx.capabilities import ImageTextEncoder
 from mmx.registry import register_model
 
 DIM = 256
