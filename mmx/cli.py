@@ -279,7 +279,7 @@ def verify_execution(
         limit = check_number("--limit", limit, low=1, integer=True)
     if root is None:
         spec = load_task("humaneval_xl_python")
-        root = spec.resolve_path(spec.dataset["root"])
+        root = spec.resolve_path(spec.dataset["root"]) if spec.dataset.get("root") else None  # None: the Hub
     unsafe = ({"allow_unsafe": allow_unsafe_execution}
               if "allow_unsafe" in inspect.signature(verify_humaneval_xl).parameters else {})
     checks = verify_humaneval_xl(root, _split(languages), natural, workers, limit, **unsafe)
@@ -341,6 +341,79 @@ def cache_clear_cmd(dir: Optional[Path] = typer.Option(None, "--dir", help=CACHE
     print(f"deleted {what}" + (f" and {len(info['set_aside'])} damaged file(s) set aside" if info["set_aside"] else ""))
 
 
+data_app = typer.Typer(no_args_is_help=True, help="The benchmarks' data (catalogue: mmx/data/catalog.yaml): "
+                       "`mmx data list`, `info NAME`, `download NAME`, `verify NAME`.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("list")
+def data_list_cmd(as_json: bool = typer.Option(False, "--json", help="print the listing as JSON")) -> None:
+    """Every benchmark in the catalogue: source, licence, size, languages and their provenance, cached or not."""
+    import json
+
+    from mmx.data.manage import listing
+
+    rows = listing()
+    if as_json:
+        print(json.dumps(rows, indent=1, ensure_ascii=False))
+        return
+    tbl = Table("name", "modality", "source", "licence", "size", "langs", "provenance", "cache",
+                title="benchmarks (mmx data info NAME for more)")
+    for r in rows:
+        tbl.add_row(r["name"], r["modality"], r["source"] + (" (gated)" if r["gated"] else ""),
+                    r["licence"].split(" (")[0].split(";")[0],  # the whole text: mmx data info NAME
+                    r["size"], str(r["languages"]), r["provenance"], r["cache"])
+    console.print(tbl)
+
+
+@data_app.command("info")
+def data_info_cmd(name: str = typer.Argument(..., help="a benchmark (see `mmx data list`)")) -> None:
+    """Everything the catalogue says about one benchmark, with the facts it could not confirm."""
+    import yaml
+
+    from mmx.data.catalog import benchmark
+    from mmx.data.manage import cache_state, cached_snapshot
+
+    b = benchmark(name)
+    doc = b.model_dump(exclude_defaults=False)
+    doc["cache"] = cache_state(b) + (f" ({cached_snapshot(b)})" if cached_snapshot(b) else "")
+    print(yaml.safe_dump({name: doc}, sort_keys=False, allow_unicode=True, width=110), end="")
+
+
+@data_app.command("download")
+def data_download_cmd(name: str = typer.Argument(..., help="a benchmark (see `mmx data list`)"),
+                      languages: Optional[str] = typer.Option(None, help="comma-separated language codes")) -> None:
+    """Fetch what the benchmark's tasks read into the Hugging Face caches (resumable), for offline runs."""
+    from mmx.runner import download_benchmark as download
+
+    langs = [x.strip() for x in languages.split(",") if x.strip()] if languages else None
+    for line in download(name, langs):
+        print(f"cached {line}")
+    print(f"done: run offline with HF_HUB_OFFLINE=1; `mmx data verify {name}` checks the files")
+
+
+@data_app.command("verify")
+def data_verify_cmd(name: str = typer.Argument(..., help="a benchmark (see `mmx data list`)"),
+                    path: Optional[Path] = typer.Option(None, help="a local copy in the Hub's layout "
+                                                                   "(default: the cached snapshot)")) -> None:
+    """Check the cached files against the catalogue's sha256 sums and pinned revision (exit 1 on a mismatch)."""
+    from mmx.data.manage import verify
+
+    v = verify(name, path)
+    print(f"{name}: {v.snapshot}")
+    for x in v.ok:
+        print(f"  ok       {x}")
+    for x in v.bad:
+        print(f"  MISMATCH {x}")
+    for x in v.missing:
+        print(f"  MISSING  {x}")
+    for x in v.unverifiable:
+        print(f"  cannot verify {x}")
+    print(f"{len(v.ok)} ok, {len(v.bad)} mismatched, {len(v.missing)} missing, {len(v.unverifiable)} unverifiable")
+    if v.bad or v.missing:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     from mmx.dist import shutdown_dist
     from mmx.schema import scrub
@@ -358,3 +431,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+

@@ -163,6 +163,8 @@ for _name, _target, _cap, _about in [
      "speech synthesis: WER/CER of an ASR model on the audio (intelligibility), duration, failures"),
     ("vqa", "vqa:VQA", "vision-language-model",
      "visual question answering per language: VQA accuracy, exact match, multiple-choice accuracy"),
+    ("code_reasoning", "code_reasoning:CodeReasoning", "code-generator",
+     "code reasoning (CRUXEval-X): predict a program's output or input, checked by running it, per language"),
 ]:
     TASKS.add(_name, _T + _target, _cap, _about)
 
@@ -175,6 +177,9 @@ for _name, _target in [
     ("evjvqa", "vqa:load_evjvqa"), ("m3exam", "vqa:load_m3exam"),
     ("babel_imagenet", "classification:load_babel_imagenet"),
     ("probe_attributes", "classification:load_probe_attributes"),
+    # issue 12: Hub benchmarks
+    ("xtd10", "retrieval:load_xtd10"), ("xflickrco", "retrieval:load_xflickrco"), ("mvl_sib", "retrieval:load_mvl_sib"),
+    ("indicvoices_r", "speech:load_indicvoices_r"), ("cruxeval_x", "code:load_cruxeval_x"),
 ]:
     LOADERS.add(_name, _L + _target)
 

@@ -390,3 +390,26 @@ def _host_info() -> dict[str, str]:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
+
+
+def download_benchmark(name: str, languages: list[str] | None = None) -> list[str]:
+    """`mmx data download`: every task of the benchmark loads all its rows (for ``languages``) with the Hub
+    allowed, so what `mmx evaluate` reads lands in the Hugging Face caches (huggingface_hub resumes
+    interrupted files and shows progress); a later run with HF_HUB_OFFLINE=1 reads it from there."""
+    from mmx.data.catalog import benchmark
+    from mmx.data.hub import offline
+
+    b = benchmark(name)
+    if not b.tasks:
+        raise MmxError(f"{name}: the catalogue lists no task that reads it; nothing to download")
+    if offline():
+        raise MmxError(f"mmx data download {name}: HF_HUB_OFFLINE is set; unset it to download")
+    done = []
+    for task in b.tasks:
+        spec = load_task(task)
+        kind = get_task_kind(spec.kind)(spec)
+        kind.check_spec()
+        data = kind.load(languages, None, {})
+        done.append(f"{task}: {getattr(data, 'source', '') or spec.dataset} "
+                    f"({', '.join(getattr(data, 'languages', []) or [])})")
+    return done

@@ -1,6 +1,11 @@
+import os
 from pathlib import Path
 
 import pytest
+
+# No test touches the network: the Hub (models and data) is offline for the whole session, before any test
+# module imports huggingface_hub or datasets (both read it once). A test of a fetch serves it locally.
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 # skip_policy: with CI set, a skip for something CI's set-up provides fails the session (see that module).
 # pytester: tests/test_ci_skips.py runs small pytest sessions to check that policy.

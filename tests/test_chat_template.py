@@ -213,6 +213,7 @@ def test_evaluate_in_chat_mode_end_to_end(shared_data, chat_dir, tmp_path, capsy
     monkeypatch.setattr(Qwen2ForCausalLM, "generate", answer_canonically)
     code, out, err = cli(capsys, "evaluate", "--model", f"hf-causal:{chat_dir}", "--model-args", "chat_template=true",
                          "--tasks", "humaneval_xl_python", "--languages", "en", "--limit", "2",
+                         "--data-args", f"root={shared_data / 'humaneval-xl'}",
                          "--output", tmp_path / "chat", "--no-progress", "--no-cache")
     assert code == 0, err
     assert len(fed) == 2 and all(t.startswith(f"<|im_start|>user\n{CHAT_INSTRUCTION}\n```\n") for t in fed)
@@ -224,7 +225,8 @@ def test_evaluate_in_chat_mode_end_to_end(shared_data, chat_dir, tmp_path, capsy
 
     monkeypatch.setattr(Qwen2ForCausalLM, "generate", real)  # completion mode: the random model continues the prompt
     code, out, err = cli(capsys, "evaluate", "--model", f"hf-causal:{chat_dir}", "--tasks", "humaneval_xl_python",
-                         "--languages", "en", "--limit", "2", "--data-args", "max_new_tokens=8",
+                         "--languages", "en", "--limit", "2",
+                         "--data-args", f"max_new_tokens=8,root={shared_data / 'humaneval-xl'}",
                          "--output", tmp_path / "plain", "--no-progress", "--no-cache")
     assert code == 0, err
     res = json.loads((tmp_path / "plain/results.json").read_text())

@@ -13,6 +13,11 @@ from cli_runner import cli
 
 
 
+def _root(shared_data) -> str:
+    """The GitHub checkout's data folder: the tasks read the Hub by default (tests/test_hub_code.py)."""
+    return f"root={shared_data / 'humaneval-xl'}"
+
+
 def _canonical(shared_data):
     """prompt -> canonical solution, over every natural language of the Python subset."""
     table = {}
@@ -32,7 +37,7 @@ def test_server_that_answers_the_canonical_solutions_scores_100(shared_data, tmp
     with CompletionServer(lambda p, j: canon[p]) as srv:
         code, out, err = cli(capsys, "evaluate", "--model", "openai:canon-bot", "--model-args", f"base_url={srv.url}",
                              "--tasks", "humaneval_xl_python", "--languages", "en,de,zh", "--limit", "6",
-                             "--output", tmp_path / "run", "--no-progress", "--no-cache")
+                             "--data-args", _root(shared_data), "--output", tmp_path / "run", "--no-progress", "--no-cache")
     assert code == 0, err
     res = json.loads((tmp_path / "run" / "results.json").read_text())["tasks"]["humaneval_xl_python"]
     for lang in ("en", "de", "zh"):
@@ -54,7 +59,7 @@ def test_sampled_pass_at_k_and_language_gap(shared_data, tmp_path, capsys):
     with CompletionServer(answer) as srv:
         code, out, err = cli(capsys, "evaluate", "--model", "openai:half-bot", "--model-args", f"base_url={srv.url}",
                              "--tasks", "humaneval_xl_python", "--languages", "en,fr", "--limit", "3",
-                             "--data-args", "n=12,temperature=0.8", "--output", tmp_path / "run", "--no-progress",
+                             "--data-args", f"n=12,temperature=0.8,{_root(shared_data)}", "--output", tmp_path / "run", "--no-progress",
                              "--no-cache")
     assert code == 0, err
     res = json.loads((tmp_path / "run" / "results.json").read_text())["tasks"]["humaneval_xl_python"]
@@ -70,7 +75,7 @@ def test_sampled_pass_at_k_and_language_gap(shared_data, tmp_path, capsys):
 def test_tiny_random_causal_lm_end_to_end(shared_data, tmp_path, capsys):
     spec = build_tiny("hf-causal", tmp_path / "tiny-lm")
     args = ["evaluate", "--model", spec, "--tasks", "humaneval_xl_python,humaneval_xl_javascript",
-            "--languages", "en,tl", "--limit", "2", "--data-args", "max_new_tokens=24",
+            "--languages", "en,tl", "--limit", "2", "--data-args", f"max_new_tokens=24,{_root(shared_data)}",
             "--output", tmp_path / "run", "--no-progress"]
     code, out, err = cli(capsys, *args)
     assert code == 0, err
@@ -98,7 +103,8 @@ def test_an_early_successful_exit_scores_zero_end_to_end(shared_data, tmp_path, 
     with CompletionServer(_exit_early) as srv:
         code, out, err = cli(capsys, "evaluate", "--model", "openai:exit-bot", "--model-args", f"base_url={srv.url}",
                              "--tasks", "humaneval_xl_python,humaneval_xl_javascript", "--languages", "en,de",
-                             "--limit", "3", "--output", tmp_path / "run", "--no-progress", "--no-cache")
+                             "--limit", "3", "--data-args", _root(shared_data), "--output", tmp_path / "run",
+                             "--no-progress", "--no-cache")
     assert code == 0, err
     tasks = json.loads((tmp_path / "run" / "results.json").read_text())["tasks"]
     for task in ("humaneval_xl_python", "humaneval_xl_javascript"):
@@ -162,7 +168,8 @@ def test_missing_runtime_skips_the_task_without_scores(shared_data, tmp_path, ca
     with CompletionServer(lambda p, j: "    return 1\n") as srv:
         code, out, err = cli(capsys, "evaluate", "--model", "openai:x", "--model-args", f"base_url={srv.url}",
                              "--tasks", "humaneval_xl_python", "--languages", "en", "--limit", "2",
-                             "--output", tmp_path / "run", "--no-progress", "--no-cache")
+                             "--data-args", _root(shared_data), "--output", tmp_path / "run", "--no-progress",
+                             "--no-cache")
     assert code == 0, err
     assert "skipped humaneval_xl_python" in err and "apt-get install python3" in err
     res = json.loads((tmp_path / "run" / "results.json").read_text())["tasks"]["humaneval_xl_python"]

@@ -30,7 +30,8 @@ def test_qwen_coder_solves_below_zero_in_the_sandbox(shared_data, qwen_dir, tmp_
     folder, name = qwen_dir
     code, out, err = cli(capsys, "evaluate", "--model", f"hf-causal:{folder}", "--model-args", f"gguf_file={name}",
                          "--tasks", "humaneval_xl_python", "--languages", "en", "--limit", "1",
-                         "--data-args", "max_new_tokens=128", "--output", tmp_path / "run", "--no-progress")
+                         "--data-args", f"max_new_tokens=128,root={shared_data / 'humaneval-xl'}",
+                         "--output", tmp_path / "run", "--no-progress")
     assert code == 0, err
     (rec,) = [json.loads(x) for x in (tmp_path / "run/samples/humaneval_xl_python.jsonl").read_text().splitlines()]
     assert rec["id"] == "en/python/0" and rec["scores"]["pass@1"] == 1.0, rec
@@ -46,7 +47,8 @@ def test_qwen_coder_in_chat_mode_solves_below_zero(shared_data, qwen_dir, tmp_pa
     code, out, err = cli(capsys, "evaluate", "--model", f"hf-causal:{folder}",
                          "--model-args", f"gguf_file={name},chat_template=true",
                          "--tasks", "humaneval_xl_python", "--languages", "en", "--limit", "1",
-                         "--data-args", "max_new_tokens=384", "--output", tmp_path / "run", "--no-progress")
+                         "--data-args", f"max_new_tokens=384,root={shared_data / 'humaneval-xl'}",
+                         "--output", tmp_path / "run", "--no-progress")
     assert code == 0, err
     (rec,) = [json.loads(x) for x in (tmp_path / "run/samples/humaneval_xl_python.jsonl").read_text().splitlines()]
     assert rec["id"] == "en/python/0" and rec["scores"]["pass@1"] == 1.0, rec

@@ -93,6 +93,7 @@ def test_real_code_run_through_a_local_openai_server_validates(shared_data, tmp_
     with CompletionServer(lambda p, j: canon[p]) as srv:
         code, _, err = cli(capsys, "evaluate", "--model", "openai:canon-bot", "--model-args", f"base_url={srv.url}",
                            "--tasks", "humaneval_xl_python", "--languages", "en", "--limit", "3",
+                           "--data-args", f"root={shared_data / 'humaneval-xl'}",
                            "--output", tmp_path / "run", "--no-progress", "--no-cache")
     assert code == 0, err
     task = check_run(tmp_path / "run")["tasks"]["humaneval_xl_python"]

@@ -47,31 +47,32 @@ def xgqa(tmp_path):
 
 
 def test_xgqa_zero_shot_folder(xgqa):
-    d = load_xgqa(xgqa / "xGQA/data/zero_shot", xgqa / "gqa/images")
+    d = load_xgqa(path=xgqa / "xGQA/data/zero_shot", images=xgqa / "gqa/images")
     assert d.languages == ["de", "en"]
     de = [s for s in d.samples if s.language == "de"]
     assert de[0].id == "de/20968379" and de[0].question == "Welche Farbe hat der Tisch?"
     assert de[0].answers == ["brown"] and de[0].answer_language == "en"  # GQA's answers are English
     assert de[0].images == [xgqa / "gqa/images/n288870.jpg"] and not de[0].annotators
     assert len(d.fingerprint) == 16
-    only = load_xgqa(xgqa / "xGQA/data/zero_shot", xgqa / "gqa/images", languages=["deu"])
+    only = load_xgqa(path=xgqa / "xGQA/data/zero_shot", images=xgqa / "gqa/images", languages=["deu"])
     assert only.languages == ["de"]
-    assert len(load_xgqa(xgqa / "xGQA/data/zero_shot", xgqa / "gqa/images", limit=1).samples) == 2  # 1 per language
+    one = load_xgqa(path=xgqa / "xGQA/data/zero_shot", images=xgqa / "gqa/images", limit=1)
+    assert len(one.samples) == 2  # 1 per language
 
 
 def test_xgqa_few_shot_split_and_single_file(xgqa):
-    d = load_xgqa(xgqa / "xGQA/data/few_shot", xgqa / "gqa/images", split="dev")
+    d = load_xgqa(path=xgqa / "xGQA/data/few_shot", images=xgqa / "gqa/images", split="dev")
     assert [(s.id, s.answers) for s in d.samples] == [("de/2", ["yes"])]
-    d = load_xgqa(xgqa / "xGQA/data/zero_shot/testdev_balanced_questions_en.json", xgqa / "gqa/images")
+    d = load_xgqa(path=xgqa / "xGQA/data/zero_shot/testdev_balanced_questions_en.json", images=xgqa / "gqa/images")
     assert [s.id for s in d.samples] == ["en/20968379", "en/20968380"]
 
 
 def test_xgqa_missing_image_and_language_are_clear(xgqa):
     (xgqa / "gqa/images/n288871.jpg").unlink()
     with pytest.raises(MmxError, match=r"n288871\.jpg of sample 'en/20968380' is missing"):
-        load_xgqa(xgqa / "xGQA/data/zero_shot", xgqa / "gqa/images")
+        load_xgqa(path=xgqa / "xGQA/data/zero_shot", images=xgqa / "gqa/images")
     with pytest.raises(MmxError, match="no questions in language.*ko"):
-        load_xgqa(xgqa / "xGQA/data/zero_shot", xgqa / "gqa/images", languages=["ko"])
+        load_xgqa(path=xgqa / "xGQA/data/zero_shot", images=xgqa / "gqa/images", languages=["ko"])
 
 
 def test_maxm_release_format(tmp_path):
@@ -84,7 +85,7 @@ def test_maxm_release_format(tmp_path):
                                            "processed_answers": answers, "is_collection": False}]}]},
             ensure_ascii=False))
     _img(tmp_path / "xm3600" / "000411001ff7dd4f.jpg")
-    d = load_maxm(tmp_path / "maxm", tmp_path / "xm3600")
+    d = load_maxm(path=tmp_path / "maxm", images=tmp_path / "xm3600")
     assert d.languages == ["he", "th"]  # MaXM's "iw" is Hebrew
     th = next(s for s in d.samples if s.language == "th")
     assert th.id == "th/th_q1" and th.answers == ["สีดำ", "ดำ"] and th.answer_language is None
@@ -126,7 +127,7 @@ def test_m3exam_multimodal_layout(tmp_path):
         {"question_text": "2 + 2 = ?", "background_description": [], "answer_text": "3",
          "options": ["(1) 3", "(2) 5", "(3) 4"], "need_image": "no", "language": "vietnamese", "level": "low"},
     ], ensure_ascii=False))
-    d = load_m3exam(mm)
+    d = load_m3exam(path=mm)
     a, b = d.samples
     assert a.language == "vi" and a.options == ["Hình tròn", "Hình vuông", "Hình tam giác"] and a.answer_index == 1
     assert a.images == [mm / "images-vietnamese/image-2.png", mm / "images-vietnamese/image-1.png"]
@@ -138,7 +139,7 @@ def test_m3exam_answer_not_among_options(tmp_path):
     (tmp_path / "thai-questions-image.json").write_text(json.dumps([
         {"question_text": "?", "background_description": [], "answer_text": "5", "options": ["(1) a", "(2) b"]}]))
     with pytest.raises(MmxError, match="no valid answer among its 2 options"):
-        load_m3exam(tmp_path / "thai-questions-image.json")
+        load_m3exam(path=tmp_path / "thai-questions-image.json")
 
 
 def test_probe_vqa_file_is_generated_and_consistent():

@@ -111,3 +111,60 @@ def test_probe_attribute_classes_per_language():
         assert len(set(names.values())) == 6, lang  # distinct names: the task is well posed in every language
     with pytest.raises(MmxError, match="attribute 'size'"):
         load_probe_attributes(PROBE / "vqa.json", PROBE / "images", attribute="size")
+
+
+def _imagenet_hub_copy(root: Path, rows) -> None:
+    """ILSVRC/imagenet-1k's validation split as parquet (columns image {bytes, path} and label), in one file
+    under data/ as the Hub's parquet layout keeps it."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    recs = []
+    for name, label, colour in rows:
+        buf = io.BytesIO()
+        Image.new("RGB", (16, 16), colour).save(buf, format="JPEG")
+        recs.append({"image": {"bytes": buf.getvalue(), "path": name}, "label": label})
+    (root / "data").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(recs), root / "data" / "validation-00000-of-00001.parquet")
+
+
+def test_babel_imagenet_images_from_the_hub_copy_and_names_from_the_repository(babel, tmp_path, monkeypatch):
+    import functools
+    import http.server
+    import threading
+
+    from mmx.data import classification
+
+    obj = read_babel_imagenet(babel)
+    tn = sorted(obj["TN"][0])  # Setswana names 10 classes
+    other = next(i for i in range(1000) if i not in tn)
+    rows = [(f"ILSVRC2012_val_{k:08d}.JPEG", label, (k, 9, 9))
+            for k, label in enumerate([tn[0], other, tn[0], tn[1], tn[0]] + tn[1:])]
+    _imagenet_hub_copy(tmp_path / "imagenet", rows)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "babel_imagenet-298.json").write_bytes(babel.read_bytes())
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
+        type("H", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *a: None}), directory=str(site)))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    monkeypatch.setattr(classification, "BABEL_JSON", f"http://127.0.0.1:{srv.server_address[1]}/babel_imagenet-298.json")
+    monkeypatch.setenv("MMX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    try:
+        d = load_babel_imagenet(languages=["tn"], limit=2, source=str(tmp_path / "imagenet"))
+    finally:
+        srv.shutdown()
+    w = imagenet_wnids()
+    assert d.languages == ["tn"] and sorted(set(d.labels)) == tn
+    first = [i for i in d.image_ids if i.startswith(w[tn[0]] + "/")]
+    assert first == [f"{w[tn[0]]}/ILSVRC2012_val_00000000.JPEG", f"{w[tn[0]]}/ILSVRC2012_val_00000002.JPEG"]  # limit 2
+    assert not any(i.startswith(w[other]) for i in d.image_ids)  # a class no asked language names is not written
+    stored = {r[0]: r for r in rows}
+    for i, p in zip(d.image_ids, d.image_paths):  # the repository's bytes, not a re-encoding
+        assert Image.open(p).getpixel((8, 8))[1] < 40 and p.name in stored
+    # a bad row is named
+    _imagenet_hub_copy(tmp_path / "bad", [("a.JPEG", tn[0], (1, 1, 1)), ("b.JPEG", 1000, (1, 1, 1))])
+    with pytest.raises(MmxError, match=r"row 1: label 1000 is not a class index"):
+        load_babel_imagenet(babel, languages=["tn"], source=str(tmp_path / "bad"))

@@ -20,6 +20,12 @@ from mmx.registry import register_loader
 
 WNIDS_FILE = Path(__file__).with_name("imagenet1k_wnids.txt")
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
+# ImageNet's images are gated everywhere: Babel-ImageNet (class names only, github.com/gregor-ge/Babel-ImageNet,
+# no Hub dataset) cannot fetch them for the user.
+IMAGENET_ACCESS = ("ImageNet's images are gated: accept the ImageNet terms of access at "
+                   "https://huggingface.co/datasets/ILSVRC/imagenet-1k (or at https://image-net.org/download.php) "
+                   "while logged in, set HF_TOKEN to a token of that account, download the validation images "
+                   "and sort them into <wnid>/ folders")
 
 
 def imagenet_wnids() -> list[str]:
@@ -95,20 +101,40 @@ def read_babel_imagenet(path: Path, name: str = "babel_imagenet") -> dict[str, t
     return obj
 
 
+# Left out, both halves are fetched: the class names from the Babel-ImageNet repository at a pinned commit (the
+# one the public code index holds), the images from the Hub's ImageNet-1k validation split (gated: HF_TOKEN).
+BABEL_JSON = ("https://raw.githubusercontent.com/gregor-ge/Babel-ImageNet/"
+              "8f9b2781992e9a83ac8c1b8569577d8de5ab38d6/data/babel_imagenet-298.json")
+IMAGENET_HUB = "ILSVRC/imagenet-1k"
+
+
 @register_loader("babel_imagenet")
-def load_babel_imagenet(path: Path, images: Path, name: str = "babel_imagenet", languages=None, limit=None):
-    """Class names from Babel-ImageNet's ``babel_imagenet-298.json``; images from an ImageNet validation
-    folder in the usual layout ``<images>/<wnid>/*.JPEG`` (as torchvision's ImageFolder reads it).
-    ``limit``: the first N images (sorted by name) of each class."""
-    path, images = Path(path), Path(images)
+def load_babel_imagenet(path: Path | None = None, images: Path | None = None, name: str = "babel_imagenet",
+                        languages=None, limit=None, source: str | None = None):
+    """Class names from Babel-ImageNet's ``babel_imagenet-298.json`` (``path``; left out: fetched from its
+    repository); images from an ImageNet validation folder in the usual layout ``<images>/<wnid>/*.JPEG``
+    (as torchvision's ImageFolder reads it), or, ``images`` left out, from the Hub's ImageNet-1k validation
+    split (``source``: its id or a local copy, default ILSVRC/imagenet-1k; gated). ``limit``: the first N
+    images of each class (sorted by name in a folder, in row order from the Hub)."""
+    if path is None:
+        from mmx.cache import default_cache_dir
+        from mmx.data.hub import fetch_url
+
+        path = fetch_url(BABEL_JSON, default_cache_dir() / "babel-imagenet-origin" / "babel_imagenet-298.json",
+                         benchmark=name)
+    path = Path(path)
     obj = read_babel_imagenet(path, name)
     langs = _languages(name, path, obj, languages)
     class_names = {c: dict(zip(obj[code][0], obj[code][1])) for c, code in langs.items()}
     wnids = imagenet_wnids()
     needed = sorted({i for names in class_names.values() for i in names})
+    if images is None:
+        images, resolved = _imagenet_from_hub(source, needed, limit, name)
+    else:
+        images, resolved = Path(images), ""
     if not images.is_dir():
         raise MmxError(f"{name}: ImageNet validation folder not found: {images}; pass --data-args images=DIR "
-                       "with DIR/<wnid>/*.JPEG (e.g. n01440764/ILSVRC2012_val_00000293.JPEG)")
+                       "with DIR/<wnid>/*.JPEG (e.g. n01440764/ILSVRC2012_val_00000293.JPEG). " + IMAGENET_ACCESS)
     ids, paths, labels, empty = [], [], [], []
     for idx in needed:
         folder = images / wnids[idx]
@@ -122,11 +148,66 @@ def load_babel_imagenet(path: Path, images: Path, name: str = "babel_imagenet", 
     if empty:
         raise MmxError(f"{name}: {len(empty)} of the {len(needed)} classes have no images under {images} "
                        f"(first: {images / empty[0]}); the folder needs ImageNet's validation layout "
-                       "<wnid>/*.JPEG (sort the flat val images into class folders, e.g. with valprep.sh)")
+                       "<wnid>/*.JPEG (sort the flat val images into class folders, e.g. with valprep.sh). " + IMAGENET_ACCESS)
     if not ids:
         raise MmxError(f"{name}: no images to classify from {path} (images: {images}): nothing to evaluate")
-    return ClassificationData(name, ids, paths, labels, class_names, langs,
-                              _fingerprint(path, list(langs), ids, paths), str(path))
+    fp = _fingerprint(path, list(langs) + [resolved], ids, paths)
+    return ClassificationData(name, ids, paths, labels, class_names, langs, fp, str(path))
+
+
+def _imagenet_from_hub(source: str | None, needed: list[int], limit: int | None, name: str) -> tuple[Path, str]:
+    """The validation images of the ``needed`` classes (the first ``limit`` of each) from the Hub's
+    ImageNet-1k (columns ``image``, ``label``: the class index in sorted-wnid order), written once as the
+    bytes the repository holds under the mmx cache as <wnid>/<name>; returns (that folder, resolved id)."""
+    from mmx.cache import default_cache_dir
+    from mmx.data import hub
+
+    src = source or IMAGENET_HUB
+    resolved = hub.resolved_revision(src, None)
+    out = default_cache_dir() / "hub-images" / name / hashlib.sha256(resolved.encode()).hexdigest()[:16]
+    done = out / f".complete-{limit or 'all'}"
+    if done.is_file():
+        return out, resolved
+    from datasets import Image as ImageFeature
+
+    wnids, want = imagenet_wnids(), set(needed)
+    count: dict[int, int] = {}
+    ds = hub.load(src, benchmark=name, split="validation", streaming=True)
+    ds = ds.cast_column("image", ImageFeature(decode=False))  # the stored JPEG bytes, not a re-encoding
+    for i, row in hub.rows(ds, benchmark=name, where=f"{src} validation", columns=("image", "label")):
+        label, img = row["label"], row["image"] or {}
+        if not isinstance(label, int) or not 0 <= label < 1000:
+            raise MmxError(f"{name} ({src} validation), row {i}: label {label!r} is not a class index 0..999")
+        if label not in want or (limit and count.get(label, 0) >= limit):
+            continue
+        data = img.get("bytes") if isinstance(img, dict) else None
+        if not data:
+            raise MmxError(f"{name} ({src} validation), row {i}: no image bytes")
+        file = out / wnids[label] / Path(img.get("path") or f"row{i:05d}.JPEG").name
+        if not file.is_file():
+            _check_image(data, f"{name} ({src} validation), row {i}")
+            file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = file.with_suffix(file.suffix + ".part")
+            tmp.write_bytes(data)
+            tmp.replace(file)
+        count[label] = count.get(label, 0) + 1
+        if limit and len(count) == len(want) and all(v >= limit for v in count.values()):
+            break  # streaming: nothing more is read
+    out.mkdir(parents=True, exist_ok=True)
+    done.write_text("ok\n")
+    return out, resolved
+
+
+def _check_image(data: bytes, where: str) -> None:
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+    except (UnidentifiedImageError, OSError) as e:
+        raise MmxError(f"{where}: the image does not decode ({e})") from e
 
 
 @register_loader("probe_attributes")

@@ -1,5 +1,15 @@
 """Visual question answering data: the probe set's questions, xGQA, MaXM, VLSP-EVJVQA and M3Exam's
-multimodal questions, each read from its released layout on disk.
+multimodal questions.
+
+xGQA, MaXM and M3Exam read their Hugging Face Hub repositories by default (``source``: a Hub id, or a local
+folder holding the repository's files; default: the data catalogue's id and revision, mmx/data/catalog.yaml):
+floschne/xgqa, floschne/maxm and floschne/multimodal-m3exam, the M5 benchmark's parquet copies of the
+released sets (github.com/floschne/m5b), one split per language, images embedded in the rows. Those images
+are written once, as their original bytes, under ``<mmx cache>/vqa-images/<benchmark>/<revision key>/``,
+because VQASample holds image paths (the task reads and cache-keys images by file). Their released layouts
+on disk stay readable with ``path`` (+ ``images``): xGQA's GitHub files (the zero-shot test-dev set, which
+the Hub copy does not hold), MaXM v1's JSON with XM3600 images, M3Exam's unzipped GitHub download.
+VLSP-EVJVQA has no Hub repository from its authors and is read from its release files only.
 
 Every loader returns a VQAData of VQASamples whose ``language`` is mmx's canonical code of the question's
 language; ``answer_language`` is the language the reference answers are written in (xGQA translated
@@ -8,15 +18,18 @@ only the questions, so its answers are English), which picks the answer normalis
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+from mmx.data import hub
 from mmx.data.text import read_text
 from mmx.errors import MmxError
-from mmx.languages import normalize_code, pick_languages
+from mmx.languages import UnknownLanguageError, normalize_code, pick_languages
 from mmx.registry import register_loader
 
 
@@ -55,9 +68,10 @@ def _read_json(path: Path, name: str, what: str) -> Any:
         raise MmxError(f"{name}: {path} is not valid JSON ({e})") from e
 
 
-def finish(name: str, samples: list[VQASample], sources: list[Path], languages: list[str] | None,
-           limit: int | None) -> VQAData:
-    """Keep the asked-for languages and the first ``limit`` samples of each; check ids, answers and images."""
+def finish(name: str, samples: list[VQASample], sources: list, languages: list[str] | None,
+           limit: int | None, key: str | None = None) -> VQAData:
+    """Keep the asked-for languages and the first ``limit`` samples of each; check ids, answers and images.
+    The fingerprint hashes the source files, or ``key`` (Hub data: the resolved revision, languages, limit)."""
     have = sorted({s.language for s in samples})
     if languages is not None:
         want = pick_languages(have, languages, name, ", ".join(map(str, sources)), "questions in")
@@ -88,12 +102,146 @@ def finish(name: str, samples: list[VQASample], sources: list[Path], languages: 
                 raise MmxError(f"{name}: image {p} of sample {s.id!r} is missing; point dataset.images "
                                "(or --data-args images=DIR) at the folder that holds the images")
     h = hashlib.sha256()
-    for src in sources:
-        h.update(Path(src).read_bytes())
+    if key is not None:
+        h.update(key.encode())
+    else:
+        for src in sources:
+            h.update(Path(src).read_bytes())
     h.update(json.dumps([[s.id, s.language] for s in samples]).encode())
     for p in sorted({p for s in samples for p in s.images}):
         h.update(f"{p.name}:{p.stat().st_size}\n".encode())
     return VQAData(name, samples, h.hexdigest()[:16], ", ".join(map(str, sources)))
+
+
+# ---------------------------------------------------------------- Hub repositories
+
+_IMAGE_EXT = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif", "MPO": "jpg"}
+
+
+def _hub_source(benchmark: str, source: str | None) -> tuple[str, str | None]:
+    """A local folder as given; a Hub id (default: the catalogue's) with the catalogue's pinned revision."""
+    if source and hub.is_local(source):
+        return str(Path(source).expanduser().resolve()), None
+    from mmx.data.catalog import hub_id_and_revision
+
+    return hub_id_and_revision(benchmark, source)
+
+
+def image_dir(benchmark: str, revision: str, cache: Path | None = None) -> Path:
+    """Where a Hub set's embedded images are written: keyed by the revision the source resolved to."""
+    from mmx.cache import default_cache_dir
+
+    key = hashlib.sha256(revision.encode()).hexdigest()[:16]
+    return Path(cache or default_cache_dir()) / "vqa-images" / benchmark / key
+
+
+class _Images:
+    """Writes a row's image (datasets' undecoded ``{"bytes", "path"}``) once, as its original bytes, named by
+    the set's image id and a hash of the bytes (a local folder whose files change gets new names), under
+    ``image_dir`` of the revision the source resolved to (known once the first rows are read)."""
+
+    def __init__(self, benchmark: str, src: str, revision: str | None):
+        self.benchmark, self.src, self.revision = benchmark, src, revision
+        self.folder: Path | None = None
+        self.seen: dict[tuple, Path] = {}  # xGQA repeats each image for ~30 questions
+
+    def save(self, value: Any, stem: str, where: str) -> Path:
+        data = value.get("bytes") if isinstance(value, dict) else None
+        if not data and isinstance(value, dict) and value.get("path") and Path(value["path"]).is_file():
+            data = Path(value["path"]).read_bytes()  # a local parquet may point at files instead of embedding
+        if not data:
+            raise MmxError(f"{where}: the row has no image bytes ({type(value).__name__}); "
+                           "is this the right dataset and revision?")
+        memo = (stem, len(data), bytes(data[-32:]))  # cheaper than hashing every row's bytes
+        if memo in self.seen:
+            return self.seen[memo]
+        if self.folder is None:
+            self.folder = image_dir(self.benchmark, hub.resolved_revision(self.src, self.revision))
+        digest = hashlib.sha256(data).hexdigest()[:12]
+        safe = re.sub(r"[^\w.-]+", "_", stem)[:80] or "image"
+        done = sorted(self.folder.glob(f"{safe}-{digest}.*")) if self.folder.is_dir() else []
+        if done:
+            path = done[0]
+        else:
+            from PIL import Image
+
+            try:  # decode fully now: a broken image fails here naming its row, not inside the model
+                with Image.open(io.BytesIO(data)) as im:
+                    fmt = im.format or ""
+                    im.load()
+            except Exception as e:  # PIL raises many types for bad data
+                raise MmxError(f"{where}: the image ({stem}) will not decode ({type(e).__name__}: {e}); "
+                               "the download may be damaged: fetch the set again") from e
+            path = self.folder / f"{safe}-{digest}.{_IMAGE_EXT.get(fmt, fmt.lower() or 'img')}"
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)  # atomic: a parallel run never reads half a file
+        self.seen[memo] = path
+        return path
+
+
+def _undecoded(ds):
+    """Rows with images as stored (``{"bytes", "path"}``), not PIL images: they are written to disk as is."""
+    import datasets
+
+    if not isinstance(ds, datasets.IterableDataset):
+        ds = ds.to_iterable_dataset()
+    return ds.decode(False)
+
+
+def _split_language(split: str) -> str | None:
+    try:
+        return normalize_code(split)
+    except UnknownLanguageError:  # not a language code or name ("test"): the split holds several languages
+        return None
+
+
+def hub_rows(benchmark: str, src: str, revision: str | None, columns: tuple[str, ...], languages, limit,
+             language_column: str | None = None) -> Iterator[tuple[str, str, int, dict]]:
+    """(language, split, row number, row) of the wanted languages, the first ``limit`` of each.
+
+    These repositories hold one split per language (named by its code, or by its name for M3Exam); a split
+    that is not a language is read whole and each row's ``language_column`` says its language. With
+    ``limit`` the splits stream, so only the rows used are downloaded (not when HF_HUB_OFFLINE is set:
+    streaming cannot read the local cache)."""
+    streaming = limit is not None and not hub.offline()
+    splits = hub.load(src, benchmark=benchmark, split=None, revision=revision, streaming=streaming)
+    by_lang = {lang: s for s in splits for lang in [_split_language(s)] if lang}
+    mixed = [s for s in splits if not _split_language(s)]
+    if mixed and not language_column:
+        raise MmxError(f"{benchmark} ({src}): split(s) {', '.join(mixed)} are not languages; the loader expects "
+                       "one split per language. Is this the right dataset and revision?")
+    want = None if languages is None else {normalize_code(x) for x in languages}
+    if not mixed:
+        want = pick_languages(sorted(by_lang), languages, benchmark, src, "questions in")
+    for lang, split in sorted(by_lang.items()):
+        if want is None or lang in want:
+            where = f"split {split}"
+            for i, row in hub.rows(_undecoded(splits[split]), benchmark=benchmark, where=where,
+                                   columns=columns, limit=limit):
+                yield lang, split, i, row
+    count: dict[str, int] = {}  # every language the mixed splits hold, wanted or not
+    for split in mixed:
+        cols = tuple(dict.fromkeys((*columns, language_column)))
+        for i, row in hub.rows(_undecoded(splits[split]), benchmark=benchmark, where=f"split {split}",
+                               columns=cols):
+            lang = normalize_code(row[language_column], f"{benchmark} split {split} row {i} {language_column}")
+            count[lang] = count.get(lang, 0) + 1
+            if (want is None or lang in want) and (limit is None or count[lang] <= limit):
+                yield lang, split, i, row
+    if mixed and languages is not None:  # a wanted language no row had
+        pick_languages(sorted({*count, *by_lang}), languages, benchmark, src, "questions in")
+
+
+def hub_key(src: str, revision: str | None, languages, limit) -> str:
+    """What the data fingerprint of a Hub load rests on: the resolved revision, languages and limit."""
+    langs = None if languages is None else sorted(normalize_code(x) for x in languages)
+    return json.dumps([hub.resolved_revision(src, revision), langs, limit])
+
+
+def _hub_finish(name: str, samples, src: str, revision, languages, limit) -> VQAData:
+    return finish(name, samples, [src], languages, limit, key=hub_key(src, revision, languages, limit))
 
 
 @register_loader("probe_vqa")
@@ -122,13 +270,39 @@ _XGQA_ZERO = "testdev_balanced_questions_{lang}.json"
 
 
 @register_loader("xgqa")
-def load_xgqa(path: Path, images: Path, name: str = "xgqa", languages=None, limit=None, split: str = "test"):
+def load_xgqa(source: str | None = None, path: Path | None = None, images: Path | None = None, name: str = "xgqa",
+              languages=None, limit=None, split: str = "test"):
+    """xGQA from the Hub (``source``, default floschne/xgqa): one split per language (bn de en id ko pt ru
+    zh), rows ``{question, answer, full_answer, image_id, image}``; that copy is xGQA's few-shot test split
+    (9,666 questions on 300 images per language). ``path`` (+ ``images``) reads xGQA's GitHub files instead
+    (the zero-shot test-dev set and the few-shot dev/train splits). Answers are GQA's English answers in
+    every language (only the questions were translated)."""
+    if path is not None:
+        if images is None:
+            raise MmxError(f"{name}: path= reads xGQA's GitHub files; also give images= (GQA's images folder)")
+        return _xgqa_files(Path(path), Path(images), name, languages, limit, split)
+    if split != "test":
+        raise MmxError(f"{name}: the Hub copy of xGQA holds only its few-shot test split, not {split!r}; for the "
+                       "dev/train splits give path= (xGQA's GitHub data/few_shot) and images= (GQA's images)")
+    src, rev = _hub_source("xgqa", source)
+    imgs, samples = _Images("xgqa", src, rev), []
+    for lang, part, i, row in hub_rows("xgqa", src, rev, ("question", "answer", "image_id", "image"), languages,
+                                       limit):
+        where = f"{name} ({src}, split {part}), row {i}"
+        qid = row.get("question_id")
+        samples.append(VQASample(id=f"{lang}/{i if qid in (None, '') else qid}", language=lang,
+                                 question=row["question"], answers=[row["answer"]], answer_language="en",
+                                 images=[imgs.save(row["image"], str(row["image_id"]), where)],
+                                 extra={"full_answer": row.get("full_answer"), "image_id": row["image_id"]}))
+    return _hub_finish(name, samples, src, rev, languages, limit)
+
+
+def _xgqa_files(path: Path, images: Path, name: str, languages, limit, split: str) -> VQAData:
     """xGQA (github.com/adapter-hub/xGQA): questions in GQA's format,
     ``{question_id: {"imageId", "question", "answer", "fullAnswer", ...}}``, one file per language.
     ``path``: ``data/zero_shot/`` (``testdev_balanced_questions_<lang>.json``), ``data/few_shot/``
     (``<lang>/<split>.json``, split test/dev/train_N) or one such file. Images: GQA's ``images/<imageId>.jpg``.
     Answers are GQA's English answers for every language (only the questions were translated)."""
-    path = Path(path)
     files: list[tuple[str, Path]] = []
     if path.is_file():
         m = re.search(r"_([A-Za-z-]+)\.json$", path.name)
@@ -160,12 +334,38 @@ def load_xgqa(path: Path, images: Path, name: str = "xgqa", languages=None, limi
 
 
 @register_loader("maxm")
-def load_maxm(path: Path, images: Path, name: str = "maxm", languages=None, limit=None):
+def load_maxm(source: str | None = None, path: Path | None = None, images: Path | None = None, name: str = "maxm",
+              languages=None, limit=None):
+    """MaXM from the Hub (``source``, default floschne/maxm): one split per language (en fr hi iw ro th zh;
+    ``iw`` is Hebrew), rows ``{image_id, image_url, question, answers, processed_answers, image, ...}``,
+    the XM3600 image embedded. ``path`` (+ ``images``) reads the released MaXM v1 JSON instead. A prediction
+    is right when it matches any of the accepted ``answers``."""
+    if path is not None:
+        if images is None:
+            raise MmxError(f"{name}: path= reads MaXM v1's JSON files; also give images= (XM3600's images folder)")
+        return _maxm_files(Path(path), Path(images), name, languages, limit)
+    src, rev = _hub_source("maxm", source)
+    imgs, samples = _Images("maxm", src, rev), []
+    for lang, part, i, row in hub_rows("maxm", src, rev, ("question", "answers", "image_id", "image"), languages,
+                                       limit):
+        where = f"{name} ({src}, split {part}), row {i}"
+        qid = row.get("question_id")
+        answers = row["answers"]
+        if isinstance(answers, str):
+            answers = [answers]
+        samples.append(VQASample(id=f"{lang}/{i if qid in (None, '') else qid}", language=lang,
+                                 question=row["question"], answers=list(answers or []),
+                                 images=[imgs.save(row["image"], str(row["image_id"]), where)],
+                                 extra={"is_collection": row.get("is_collection"), "image_id": row["image_id"],
+                                        "processed_answers": row.get("processed_answers")}))
+    return _hub_finish(name, samples, src, rev, languages, limit)
+
+
+def _maxm_files(path: Path, images: Path, name: str, languages, limit) -> VQAData:
     """MaXM v1 (github.com/google-research-datasets/maxm): one JSON per language,
     ``{"dataset", "version", "split": LANG, "annotations": [{"image_id", "image_url",
     "qa_pairs": [{"question_id", "question", "answers", "processed_answers", "is_collection"}]}]}``.
     ``path``: the folder of those files or one file. Images are XM3600's ``<image_id>.jpg``."""
-    path = Path(path)
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
     if not files:
         raise MmxError(f"{name}: no MaXM JSON files in {path}")
@@ -194,10 +394,18 @@ def _evjvqa_language(text: str) -> str:
     return "en"
 
 
+EVJVQA_PAPER = "https://arxiv.org/abs/2302.11752"
+
+
 @register_loader("evjvqa")
 def load_evjvqa(path: Path, images: Path, name: str = "evjvqa", languages=None, limit=None):
     """VLSP 2022 EVJVQA: ``{"images": [{"id", "filename"}], "annotations": [{"id", "image_id", "question",
-    "answer"}]}`` (COCO-like); questions in English, Vietnamese or Japanese, answered in the same language."""
+    "answer"}]}`` (COCO-like); questions in English, Vietnamese or Japanese, answered in the same language.
+    Its authors publish it through the VLSP 2022 shared task, not on the Hugging Face Hub: read from disk only."""
+    if not Path(path).is_file():
+        raise MmxError(f"{name}: annotation file not found: {path}. EVJVQA is not on the Hugging Face Hub from its "
+                       f"authors: get it from the VLSP 2022 EVJVQA organisers (paper: {EVJVQA_PAPER}), then point "
+                       "the task at it (MMX_DATA=DIR with DIR/evjvqa/, or --data-args path=FILE,images=DIR)")
     obj = _read_json(path, name, "annotation file")
     if not isinstance(obj, dict) or "images" not in obj or "annotations" not in obj:
         raise MmxError(f"{name}: {path} should hold 'images' and 'annotations' (the EVJVQA layout)")
@@ -224,14 +432,57 @@ def _m3_option(text: str) -> tuple[str | None, str]:
     return (m.group(1) or m.group(2)), text[m.end():].strip()
 
 
+def _m3_sample(q: dict, sid: str, lang: str, image_of) -> VQASample:
+    """One M3Exam question; ``image_of(name)`` is the path of the image a text names as ``[image-N.png]``
+    (``None`` for the Hub rows' images that no text names: they are appended after the named ones)."""
+    opts = q.get("options") or []
+    labels, options = zip(*[_m3_option(o) for o in opts]) if opts else ((), ())
+    answer = str(q.get("answer_text") or "").strip().strip("()")
+    idx = next((j for j, lab in enumerate(labels) if lab is not None and lab.lower() == answer.lower()), None)
+    if idx is None and answer.isdigit() and all(lab is None for lab in labels):
+        idx = int(answer) - 1  # unlabelled options: the answer is a 1-based position
+    background = list(q.get("background_description") or [])
+    texts = background + [q.get("question_text") or ""] + list(options)
+    names = list(dict.fromkeys(m for t in texts for m in _M3_IMAGE.findall(t)))
+    return VQASample(
+        id=sid, language=lang, question="\n".join([*background, q.get("question_text") or ""]).strip(),
+        images=image_of(names), answers=[options[idx]] if idx is not None and 0 <= idx < len(options) else [],
+        options=list(options), answer_index=idx,
+        extra={"level": q.get("level"), "subject": q.get("subject"), "labels": list(labels)})
+
+
 @register_loader("m3exam")
-def load_m3exam(path: Path, images: Path | None = None, name: str = "m3exam", languages=None, limit=None):
-    """M3Exam's multimodal questions: ``data/multimodal-questions/<language>-questions-image.json`` (a list of
-    ``{"question_text", "background_description": [...], "options": ["(1) ...", ...], "answer_text": "1",
-    "language", "level", "subject", ...}``) with images ``images-<language>/image-N.png`` referenced in the
-    texts as ``[image-N.png]``. ``path``: that folder or one file; ``images``: the image folder (default:
-    ``images-<language>`` next to the file)."""
-    path = Path(path)
+def load_m3exam(source: str | None = None, path: Path | None = None, images: Path | None = None,
+                name: str = "m3exam", languages=None, limit=None):
+    """M3Exam's multimodal questions. From the Hub (``source``, default floschne/multimodal-m3exam): rows
+    ``{question_text, background_description, options, answer_text, language, level, subject, ..., image_ids,
+    images}``, ``images[k]`` the picture named ``image_ids[k]`` (``image-0.jpg``) in the texts. ``path``
+    reads M3Exam's unzipped GitHub download instead: ``data/multimodal-questions/<language>-questions-image.json``
+    (a list of such questions, no images in them) with images ``images-<language>/image-N.png``; ``path``:
+    that folder or one file; ``images``: the image folder (default: ``images-<language>`` next to the file).
+    Texts name their images as ``[image-N.png]``; options are ``(1) ...`` or ``A. ...``."""
+    if path is not None:
+        return _m3exam_files(Path(path), images, name, languages, limit)
+    src, rev = _hub_source("m3exam", source)
+    imgs, samples, count = _Images("m3exam", src, rev), [], {}
+    cols = ("question_text", "options", "answer_text", "image_ids", "images")
+    for lang, part, i, row in hub_rows("m3exam", src, rev, cols, languages, limit, language_column="language"):
+        where = f"{name} ({src}, split {part}), row {i}"
+        ids, pics = list(row["image_ids"] or []), list(row["images"] or [])
+        if len(ids) != len(pics):
+            raise MmxError(f"{where}: {len(ids)} image_ids but {len(pics)} images")
+        by_name = dict(zip(ids, pics))
+
+        def image_of(names, by_name=by_name, where=where):
+            order = [n for n in names if n in by_name] + [n for n in by_name if n not in names]
+            return [imgs.save(by_name[n], f"{lang}-{Path(n).stem}", where) for n in order]
+
+        n = count[lang] = count.get(lang, -1) + 1  # the question's place among its language's, as on GitHub
+        samples.append(_m3_sample(row, f"{lang}/{n}", lang, image_of))
+    return _hub_finish(name, samples, src, rev, languages, limit)
+
+
+def _m3exam_files(path: Path, images, name: str, languages, limit) -> VQAData:
     files = sorted(path.glob("*-questions-image.json")) if path.is_dir() else [path]
     if not files:
         raise MmxError(f"{name}: no <language>-questions-image.json files in {path}")
@@ -241,21 +492,9 @@ def load_m3exam(path: Path, images: Path | None = None, name: str = "m3exam", la
         if not isinstance(rows, list):
             raise MmxError(f"{name}: {f} should hold a list of questions")
         lang_name = f.name.split("-questions")[0]
+        img_dir = Path(images) if images else f.parent / f"images-{lang_name}"
         for i, q in enumerate(rows):
             lang = normalize_code(q.get("language") or lang_name, f)
-            img_dir = Path(images) if images else f.parent / f"images-{lang_name}"
-            sid = f"{lang}/{q.get('id', i)}"
-            labels, options = zip(*[_m3_option(o) for o in q.get("options") or []]) if q.get("options") else ((), ())
-            answer = str(q.get("answer_text", "")).strip().strip("()")
-            idx = next((j for j, lab in enumerate(labels) if lab is not None and lab.lower() == answer.lower()), None)
-            if idx is None and answer.isdigit() and all(lab is None for lab in labels):
-                idx = int(answer) - 1  # unlabelled options: the answer is a 1-based position
-            texts = list(q.get("background_description") or []) + [q.get("question_text", "")] + list(options)
-            names = list(dict.fromkeys(m for t in texts for m in _M3_IMAGE.findall(t)))
-            samples.append(VQASample(
-                id=sid, language=lang, question="\n".join([*q.get("background_description", []),
-                                                           q.get("question_text", "")]).strip(),
-                images=[img_dir / n for n in names], answers=[options[idx]] if idx is not None else [],
-                options=list(options), answer_index=idx,
-                extra={"level": q.get("level"), "subject": q.get("subject"), "labels": list(labels)}))
+            samples.append(_m3_sample(q, f"{lang}/{q.get('id', i)}", lang,
+                                      lambda names, d=img_dir: [d / n for n in names]))
     return finish(name, samples, files, languages, limit)

@@ -53,27 +53,4 @@ def load_pretrained(loader: Callable[..., T], name: str, family: str, **kwargs: 
         ) from e
 
 
-def hub_offline_if_unreachable(timeout: float = 3.0) -> bool:
-    """If the hub cannot be reached, switch huggingface_hub to offline (cache-only) mode for this process.
-
-    Without this, every from_pretrained on an uncached hub id retries for about a minute before failing.
-    Returns True when offline mode is (now) on.
-    """
-    import socket
-    from urllib.parse import urlparse
-
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        return True
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return False
-    except OSError:
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        try:
-            import huggingface_hub.constants as hc
-
-            hc.HF_HUB_OFFLINE = True  # read once at import time, so set the module constant as well
-        except ImportError:
-            pass
-        return True
+from mmx.data.hub import hub_offline_if_unreachable  # noqa: E402,F401  (one definition, shared with data loading)

@@ -87,6 +87,10 @@ class Retrieval(TaskKind):
         require_finite(scores, t2i_ids, f"caption score rows of language {lang}", where, model)
         owner_t = torch.tensor(owner)
         rel = owner_t[:, None] == torch.arange(len(data.image_ids))[None, :]
+        groups = getattr(data, "image_groups", None)  # MVL-SIB: every image of a caption's topic is a hit
+        if groups:
+            g = torch.tensor([sorted(set(groups)).index(x) for x in groups])
+            rel = g[owner_t][:, None] == g[None, :]
         t2i, i2t = recall_at_k(scores, rel, KS), recall_at_k(scores.T, rel.T, KS)
         t2i_top, i2t_top = top_k_indices(scores, SHOW_TOP), top_k_indices(scores.T, SHOW_TOP)
         records = []

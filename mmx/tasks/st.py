@@ -51,8 +51,8 @@ class SpeechTranslation(ASR):
         return data
 
     def _text_only(self) -> dict:
-        # the probe loader can skip synthesising English audio; FLEURS reads its English TSV either way
-        return {"with_audio": "false"} if self.spec.dataset.get("loader") == "speech_probe" else {}
+        # the English side is text only: the probe does not synthesise it, FLEURS does not write its audio
+        return {"with_audio": "false"} if self.spec.dataset.get("loader") in ("speech_probe", "fleurs") else {}
 
     def reference(self, item):
         return self.refs[item.item]

@@ -1,0 +1,167 @@
+"""Code reasoning (CRUXEval-X): predict what a function returns (or what input it was given), checked by
+running the completed test in the sandbox, pass@k per task (one task per programming language).
+
+Follows CRUXEval-X (arXiv 2408.13001; github.com/CRUXEVAL-X/cruxeval-x, inference/): the prompt shows the
+function and its test with ``????`` in the assertion, the model answers between [ANSWER] and [/ANSWER], the
+answer replaces ``????`` and the program runs; it passes when the test passes. Here the program runs under
+the code kind's pass-token harness and sandbox (mmx/execution), so a program that exits early with status 0
+fails. The prompt is the reference's zero-shot form (its few-shot examples are not in the Hub dataset).
+
+``prediction: output`` (CRUXEval-X's output reasoning, the default) or ``input`` (input reasoning). An output
+answer that calls the function under test or evaluates code (``candidate(...)``, ``eval``) is refused
+without running: ``assert f(x) == f(x)`` would pass without predicting anything.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Literal
+
+from pydantic import Field
+from tqdm import tqdm
+
+from mmx.cache import cached_map
+from mmx.capabilities import CodeGenerator
+from mmx.data.code import HOLE
+from mmx.errors import MmxError
+from mmx.execution import harness, sandbox
+from mmx.execution.executors import get_executor
+from mmx.execution.pool import execute_many
+from mmx.metrics.passk import pass_at_k
+from mmx.registry import register_task_kind
+from mmx.schema import Record
+from mmx.tasks.base import RunContext, TaskKind
+from mmx.tasks.codegen import CHUNK, CodeGenOptions
+
+STOP = ["[/ANSWER]"]
+OUTPUT_PROMPT = ('Based on the given code, which may contain errors, complete the "????" in assert statement with '
+                 "the output when executing the {lang} code on the given test case. Do NOT output any extra "
+                 "information, even if the function is incorrect or incomplete. Do NOT output a description for "
+                 "the assert. Surround the answer with [ANSWER] and [/ANSWER].\n\n```{lang}\n{code}\n```\n[ANSWER]\n")
+INPUT_PROMPT = ("You will be given a {lang} function f and a check function, where you only know the output of the "
+                "test case. Find any input such that executing f on the input leads to the given output. There may "
+                "be multiple answers, but you should only output one. Surround the answer, with no additional "
+                "words, with [ANSWER] and [/ANSWER]. Express your answer as the arguments that replace \"????\".\n\n"
+                "```{lang}\n{code}\n```\n[ANSWER]\n")
+_STRINGS = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|`(?:[^`\\]|\\.)*`')
+_CHEATS = re.compile(r"\b(candidate|f|F|eval|exec|compile|getattr|globals|locals|vars|__import__|Function|require"
+                     r"|import)\b")
+
+
+class ReasoningOptions(CodeGenOptions):
+    """``prediction:`` and ``generation:`` in the YAML; each also on --data-args (prediction=input, n=5)."""
+    prediction: Literal["output", "input"] = Field("output", description="what the model predicts")
+
+
+def answer_of(text: str) -> str:
+    """The model's answer: what it wrote before [/ANSWER], without the tags."""
+    return text.split("[/ANSWER]")[0].replace("[ANSWER]", "").strip()
+
+
+def refusal(answer: str, prediction: str) -> str | None:
+    """Why an answer is refused without running it (None: run it)."""
+    if not answer:
+        return "empty answer"
+    if prediction == "output":
+        bare = _STRINGS.sub('""', answer)
+        m = _CHEATS.search(bare)
+        if m:
+            return f"an output prediction must be a value; it uses {m.group(1)!r}"
+    return None
+
+
+@register_task_kind("code_reasoning")
+class CodeReasoning(TaskKind):
+    capability = CodeGenerator
+    description = "code reasoning (CRUXEval-X): predict a program's output or input, checked by running it, per language"
+    Options = ReasoningOptions
+
+    def metric_names(self):
+        return {m for m in self.spec.metrics if re.fullmatch(r"pass@[1-9][0-9]*", m)} | {"pass@1"}
+
+    def ks(self) -> list[int]:
+        return [int(m.split("@")[1]) for m in self.spec.metrics if m.startswith("pass@")]
+
+    def load_data(self, languages, limit, dataset_args):
+        self.gen = self.options.generation.model_dump()
+        self.prediction = self.options.prediction
+        data = self.call_loader(dataset_args, languages, limit)
+        if not any(data.problems.values()):
+            raise MmxError(f"{self.spec.name}: no problems to evaluate in {data.source or self.spec.dataset} "
+                           f"(limit {limit}); check the data and --limit")
+        return data
+
+    def result_extras(self) -> dict:
+        return {"execution": {"isolation": getattr(self, "isolation", None), "harness": harness.DESCRIPTION},
+                "prediction": getattr(self, "prediction", None)}
+
+    def prompt(self, p) -> str:
+        template, test = (OUTPUT_PROMPT, p.output_test) if self.prediction == "output" else (INPUT_PROMPT, p.input_test)
+        return template.format(lang=p.programming_language, code=p.code + test)
+
+    def run(self, model, data, store, ctx: RunContext) -> None:
+        require = getattr(sandbox, "require_isolation", None)
+        self.isolation = (require(bool(getattr(ctx, "allow_unsafe_execution", False))) if require
+                          else {"namespaces": sandbox.isolation_available()})
+        ex = get_executor(data.programming_language)
+        todo = [p for lang in data.languages for p in data.problems[lang] if not store.has(f"{p.language}/{p.id}")]
+        if not todo:
+            return
+        missing = ex.missing()
+        if missing:
+            print(f"skipped {self.spec.name}: cannot run {ex.name} programs here: {missing}", file=sys.stderr)
+            return
+        with tqdm(total=len(todo), desc=self.spec.name, unit="problem", disable=not ctx.progress) as bar:
+            for i in range(0, len(todo), CHUNK):
+                self._chunk(model, ex, todo[i:i + CHUNK], store, ctx)
+                bar.update(len(todo[i:i + CHUNK]))
+
+    def _chunk(self, model, ex, probs, store, ctx) -> None:
+        g = self.gen
+        settings = json.dumps({"n": g["n"], "t": g["temperature"], "max": g["max_new_tokens"], "stop": STOP,
+                               "seed": ctx.seed}, sort_keys=True)
+        prompts = [self.prompt(p) for p in probs]
+        outs = cached_map(lambda batch: model.complete(batch, n=g["n"], temperature=g["temperature"],
+                                                       max_new_tokens=g["max_new_tokens"], stop=STOP, seed=ctx.seed),
+                          prompts, prompts, namespace=f"{ctx.model_key}|complete|{settings}",
+                          batch_size=ctx.batch_size, cache=ctx.cache, dist=ctx.dist, sort_key=len)
+        answers = [[answer_of(c) for c in comps] for comps in outs]
+        jobs = {}  # program text -> program, for the answers that run
+        programs = []
+        for p, ans in zip(probs, answers):
+            test = p.output_test if self.prediction == "output" else p.input_test
+            row = []
+            for a in ans:
+                if refusal(a, self.prediction):
+                    row.append(None)
+                    continue
+                prog = ex.program(p.code, "", test.replace(HOLE, a), "f", "multipl-e")
+                jobs.setdefault(str(prog), prog)
+                row.append(str(prog))
+            programs.append(row)
+        unique = list(jobs)
+        results = dict(zip(unique, execute_many([(ex, jobs[s]) for s in unique], workers=g["workers"])))
+        records = []
+        for p, ans, progs in zip(probs, answers, programs):
+            statuses, reasons, errors = [], [], []
+            for a, src in zip(ans, progs):
+                if src is None:
+                    statuses.append("refused")
+                    reasons.append(refusal(a, self.prediction))
+                    errors.append(reasons[-1])
+                    continue
+                r = results[src]
+                statuses.append(r.status if not r.ok else "ok")
+                reasons.append(r.extra.get("reason"))
+                if not r.ok:
+                    errors.append(r.stderr[-800:] or r.stdout[-800:] or r.extra.get("reason"))
+            n, c = len(ans), statuses.count("ok")
+            records.append(Record(
+                id=f"{p.language}/{p.id}", language=p.language, prediction=ans,
+                reference=p.output if self.prediction == "output" else p.input,
+                scores={f"pass@{k}": pass_at_k(n, c, k) for k in self.ks()},
+                extra={"task_id": p.id, "programming_language": ex.name, "prediction_kind": self.prediction,
+                       "n": n, "n_correct": c, "statuses": statuses, "reasons": reasons,
+                       "first_error": errors[0] if errors else None}))
+        store.write(records)
