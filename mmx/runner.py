@@ -197,12 +197,12 @@ def _run(req, spec, family, tasks, kinds, data, dist, device, out, identity) -> 
             records = store.sorted_records()
             task_results[t.name] = {
                 "kind": t.kind, "yaml": str(t.path), "description": t.description,
-                "metrics": t.metrics, "primary_metric": t.primary_metric,
+                "metrics": kinds[t.name].reported_metrics(), "primary_metric": t.primary_metric,
                 "dataset": {"loader": t.dataset.get("loader"), "source": data[t.name].source,
                             "fingerprint": data[t.name].fingerprint, "languages": data[t.name].languages},
                 "samples_file": f"samples/{t.name}.jsonl", "n_records": len(records),
                 "seconds_this_session": round(time.time() - t1, 3),
-                **aggregate_task(records, t.metrics, kinds[t.name].ratio_metrics,
+                **aggregate_task(records, kinds[t.name].reported_metrics(), kinds[t.name].ratio_metrics,
                                  getattr(kinds[t.name], "higher_is_better", None)),
                 **kinds[t.name].result_extras(),
             }

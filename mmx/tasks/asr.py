@@ -24,6 +24,7 @@ from mmx.cache import cached_map, content_key, file_key
 from mmx.capabilities import SpeechRecognizer
 from mmx.data.audio import SAMPLE_RATE, AudioError, duration, load_audio
 from mmx.metrics.asr import error_counts, normalized_pair
+from mmx.metrics.lid import fidelity
 from mmx.metrics.normalize import normalizer_info
 from mmx.registry import register_task_kind
 from mmx.schema import Record
@@ -44,7 +45,7 @@ class ASR(TaskKind):
     description = "speech recognition: corpus WER/CER per language (CER headline without spaces), RTFx"
 
     def metric_names(self):  # each defined once in mmx/metrics/defs.py (wer/cer/err/rtfx: ratios of sums)
-        return {"err", "wer", "cer", "rtfx", "skipped"}
+        return {"err", "wer", "cer", "rtfx", "skipped", "lang_fidelity", "script_fidelity"}
     higher_is_better = {"err": False, "wer": False, "cer": False, "rtfx": True, "skipped": False}
 
     def result_extras(self) -> dict:
@@ -72,12 +73,16 @@ class ASR(TaskKind):
     # What the model is asked (a method of the capability) and the output cache's name for it; the speech
     # translation kind (mmx/tasks/st.py) asks ``translate`` instead and scores with ``scores``.
     model_call = "transcribe"
+    analysis_metrics = ("lang_fidelity", "script_fidelity")
     cache_op = "asr"
 
     def scores(self, item, text: str, lang: str) -> tuple[dict, dict]:
-        """(per-sample scores, record extras) of one output against the item's reference."""
+        """(per-sample scores, record extras) of one output against the item's reference, and whether the
+        transcript is in the spoken language (an English-only model writes English for German audio)."""
         ref_n, hyp_n = normalized_pair(item.text, text, lang)
-        return error_counts(item.text, text, lang), {"reference_normalized": ref_n, "prediction_normalized": hyp_n}
+        fid, lid = fidelity(text, lang)
+        return ({**error_counts(item.text, text, lang), **fid},
+                {"reference_normalized": ref_n, "prediction_normalized": hyp_n, **lid})
 
     def reference(self, item):
         return item.text

@@ -192,6 +192,8 @@ class TaskKind:
     ratio_metrics: dict[str, tuple[str, str]] = {}
     # The YAML keys this kind reads beyond the common TASK_KEYS, typed (a subclass of config.Options).
     Options: type[config.Options] = config.Options
+    # Metrics every run of this kind reports besides the YAML's (output-language fidelity, ...).
+    analysis_metrics: tuple[str, ...] = ()
 
     def __init__(self, spec: TaskSpec):
         self.spec = spec
@@ -215,6 +217,10 @@ class TaskKind:
     def metric_names(self) -> set[str] | None:
         """The metrics this kind can produce for its spec (None: not checked)."""
         return None
+
+    def reported_metrics(self) -> list[str]:
+        """The YAML's metrics, then the kind's analysis metrics: what results.json aggregates."""
+        return list(dict.fromkeys([*self.spec.metrics, *self.analysis_metrics]))
 
     def result_extras(self) -> dict[str, Any]:
         """Merged into this task's entry in results.json after the run (e.g. the sandbox used)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 from mmx.capabilities import SpeechTranslator
 from mmx.errors import MmxError
 from mmx.metrics.corpus import bleu_stats, chrf_stats
+from mmx.metrics.lid import fidelity
 from mmx.registry import register_task_kind
 from mmx.tasks.asr import ASR
 
@@ -30,7 +31,7 @@ class SpeechTranslation(ASR):
     cache_op = "translate-en"
 
     def metric_names(self):
-        return {"bleu", "chrf", "rtfx", "skipped"}
+        return {"bleu", "chrf", "rtfx", "skipped", "lang_fidelity", "script_fidelity"}
 
     def result_extras(self) -> dict:
         return {"target_language": TARGET, "bleu_signature": "sacrebleu corpus BLEU, 13a tokens, exp smoothing; "
@@ -59,4 +60,5 @@ class SpeechTranslation(ASR):
 
     def scores(self, item, text: str, lang: str) -> tuple[dict, dict]:
         ref = self.refs[item.item]
-        return {**bleu_stats(text, ref), **chrf_stats(text, ref)}, {"source_text": item.text}
+        fid, lid = fidelity(text, TARGET)  # a translation must be English, not the source language copied
+        return {**bleu_stats(text, ref), **chrf_stats(text, ref), **fid}, {"source_text": item.text, **lid}

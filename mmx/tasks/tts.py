@@ -29,6 +29,7 @@ from mmx.capabilities import ModelSpec, SpeechRecognizer, SpeechSynthesizer, cap
 from mmx.data.audio import SAMPLE_RATE, duration, resample
 from mmx.errors import MmxError
 from mmx.metrics.asr import error_counts
+from mmx.metrics.lid import fidelity
 from mmx.metrics.normalize import normalizer_info
 from mmx.registry import get_model_family, register_task_kind
 from mmx.schema import Record
@@ -68,9 +69,10 @@ class TTS(TaskKind):
     capability = SpeechSynthesizer
     description = "speech synthesis: WER/CER of an ASR model on the audio (intelligibility), duration, failures"
     Options = TTSOptions
+    analysis_metrics = ("lang_fidelity", "script_fidelity")
 
     def metric_names(self):  # each defined once in mmx/metrics/defs.py
-        return {"err", "wer", "cer", "failed", "duration_ratio", "chars_per_s"}
+        return {"err", "wer", "cer", "failed", "duration_ratio", "chars_per_s", "lang_fidelity", "script_fidelity"}
     higher_is_better = {"err": False, "wer": False, "cer": False, "failed": False}
 
     def load_data(self, languages, limit, dataset_args):
@@ -144,13 +146,14 @@ class TTS(TaskKind):
         records = []
         for it, (w, rate), f, hyp in zip(items, spoken, fails, texts):
             secs = len(w) / rate
-            scores = {**error_counts(it.text, hyp, lang), "failed": float(f is not None),
+            fid, lid = fidelity(hyp, lang)  # the judge heard the expected language (a wrong voice reads as another)
+            scores = {**error_counts(it.text, hyp, lang), "failed": float(f is not None), **fid,
                       "duration_s": secs, "chars_per_s": len(it.text) / secs if secs else float("nan")}
             if it.audio is not None and it.audio.is_file():
                 ref_s = duration(it.audio)
                 if ref_s > 0:
                     scores["duration_ratio"] = secs / ref_s
             records.append(Record(id=it.id, language=lang, prediction=hyp, reference=it.text, scores=scores,
-                                  extra={"asr_model": self.asr_spec, "sample_rate": rate,
+                                  extra={"asr_model": self.asr_spec, "sample_rate": rate, **lid,
                                          **({"failure": f} if f else {})}))
         return records

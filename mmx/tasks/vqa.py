@@ -25,6 +25,7 @@ from mmx.cache import cached_map, content_key, file_key
 from mmx.capabilities import PromptTooLong, VisionLanguageModel
 from mmx.data.images import load_image
 from mmx.errors import MmxError
+from mmx.metrics.lid import fidelity
 from mmx.metrics.vqa import exact_match, normalize_answer, vqa_accuracy
 from mmx.registry import register_task_kind
 from mmx.schema import Record
@@ -47,9 +48,10 @@ class VQA(TaskKind):
     capability = VisionLanguageModel
     description = "visual question answering per language: VQA accuracy, exact match, multiple-choice accuracy"
     Options = VQAOptions
+    analysis_metrics = ("lang_fidelity", "script_fidelity")
 
     def metric_names(self):
-        return {"vqa_acc", "exact_match", "mc_acc"}
+        return {"vqa_acc", "exact_match", "mc_acc", "lang_fidelity", "script_fidelity"}
 
     def load_data(self, languages, limit, dataset_args):
         data = self.call_loader(dataset_args, languages, limit)
@@ -160,9 +162,10 @@ class VQA(TaskKind):
                  **({"raw": out} if answer != out else {}), **s.extra}
         if not answer:
             extra["error"] = "empty answer"
+        fid, lid = fidelity(answer, alang)  # short answers (numbers, yes/no) get a note, not a guess
         return Record(id=s.id, language=s.language, prediction=answer, reference=s.answers,
                       scores={"vqa_acc": vqa_accuracy(answer, s.answers, alang, s.annotators),
-                              "exact_match": exact_match(answer, s.answers)}, extra=extra)
+                              "exact_match": exact_match(answer, s.answers), **fid}, extra={**extra, **lid})
 
     def _score_letter(self, s, out: str) -> Record:
         """mc_mode=generate: the first standalone option letter in the answer, else an option's text."""
