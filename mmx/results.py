@@ -126,6 +126,20 @@ class Group(TypedDict):
     macro_ci: Dict[str, CI]
 
 
+class ProvenanceDifference(TypedDict):
+    __pydantic_config__ = CLOSED  # type: ignore[misc]
+    value: Num  # macro of the first group minus macro of the second
+    ci: CI
+
+
+class Provenance(TypedDict):
+    """Where each language's data comes from (the data catalogue) and how the provenance groups differ."""
+    __pydantic_config__ = CLOSED  # type: ignore[misc]
+    benchmark: str  # the catalogue's entry
+    languages: Dict[str, Literal["native", "human-translated", "machine-translated", "mixed", "unknown"]]
+    differences: Dict[str, Dict[str, ProvenanceDifference]]  # "native - human-translated" -> metric -> value
+
+
 class Spread(TypedDict):
     __pydantic_config__ = CLOSED  # type: ignore[misc]
     worst_language: str
@@ -184,10 +198,11 @@ class TaskResult(TypedDict):
     gap_to_en: Dict[str, MetricMap]  # empty when English was not run
     gap_to_en_ci: Optional[Dict[str, Dict[str, CI]]]
     gap_to_en_pairing: Optional[Dict[str, Dict[str, Pairing]]]
-    groups: Optional[Dict[str, Dict[str, Group]]]  # grouping (script, family, resource_level) -> group
+    groups: Optional[Dict[str, Dict[str, Group]]]  # grouping (script, family, resource_level, provenance) -> group
     spread: Optional[Dict[str, Optional[Spread]]]
     metric_defs: Dict[str, MetricDef]
     bootstrap: Optional[Bootstrap]
+    provenance: NotRequired[Provenance]  # only for data the catalogue describes (schema version 3)
     # result_extras of the built-in task kinds; a plugin's kind may add its own keys
     execution: NotRequired[Execution]
     normalizer: NotRequired[Dict[str, str]]
@@ -360,7 +375,15 @@ def upgrade_1_to_2(doc: dict) -> dict:
     return doc
 
 
-UPGRADES = {1: upgrade_1_to_2}  # version -> the function that takes a document of it one version up
+def upgrade_2_to_3(doc: dict) -> dict:
+    """Version 3 only adds the optional ``provenance`` section: a version-2 file has none to fill."""
+    doc = copy.deepcopy(doc)
+    doc["schema_version"] = 3
+    doc.setdefault("upgrade", {"from_version": 2, "derived": [], "absent": []})
+    return doc
+
+
+UPGRADES = {1: upgrade_1_to_2, 2: upgrade_2_to_3}  # version -> the function that takes a document of it one version up
 
 
 def upgrade(doc: dict, where: str = "results.json") -> dict:

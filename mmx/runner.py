@@ -26,6 +26,7 @@ from mmx.dist import init_dist
 from mmx.errors import MmxError, check_keys, check_number
 from mmx.models.base import ModelSpec, hub_offline_if_unreachable, pick_device
 from mmx.registry import get_model_family, get_task_kind
+from mmx.data.catalog import provenance_for
 from mmx.report.aggregate import aggregate_task
 from mmx.results import check as check_schema
 from mmx.schema import (RUN_JSON_VERSIONS, SCHEMA_VERSION, NullStore, RecordStore, code_version, redact_args,
@@ -203,7 +204,9 @@ def _run(req, spec, family, tasks, kinds, data, dist, device, out, identity) -> 
                 "samples_file": f"samples/{t.name}.jsonl", "n_records": len(records),
                 "seconds_this_session": round(time.time() - t1, 3),
                 **aggregate_task(records, kinds[t.name].reported_metrics(), kinds[t.name].ratio_metrics,
-                                 getattr(kinds[t.name], "higher_is_better", None)),
+                                 getattr(kinds[t.name], "higher_is_better", None),
+                                 provenance=provenance_for(t.name, t.dataset.get("loader"),
+                                                           sorted({r.language for r in records}))),
                 **kinds[t.name].result_extras(),
             }
         info = model.info() if dist.is_main else {}

@@ -30,9 +30,11 @@ from mmx.errors import MmxError
 # Bump it whenever the layout changes, and add the upgrade from the old version to mmx/results.py's UPGRADES.
 # 2: metric_defs with stats/reducer/scale/unit/ci, task extras (execution, normalizer, target_language),
 #    run.allow_unsafe_execution and run.data_args, validated before writing.
-SCHEMA_VERSION = 2
+# 3: a task's optional ``provenance`` section (its data's provenance per language, from the data catalogue,
+#    and the differences between provenance groups) and the ``provenance`` grouping in ``groups``.
+SCHEMA_VERSION = 3
 # run.json versions whose identity a run may resume or --overwrite (the identity layout is unchanged).
-RUN_JSON_VERSIONS = (1, 2)
+RUN_JSON_VERSIONS = (1, 2, 3)
 
 # Argument names that hold credentials: whole name parts, so max_new_tokens is not a token but hf_token is.
 _SECRET_PARTS = {"key", "apikey", "token", "secret", "password", "passwd", "pwd", "credential", "credentials",

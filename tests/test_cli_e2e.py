@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mmx.models.tiny import build_tiny
+from mmx.schema import SCHEMA_VERSION
 from cli_runner import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +36,7 @@ def test_evaluate_vision_suite(tiny_clip, tmp_path, capsys):
     assert code == 0, err
     assert "RANDOM WEIGHTS" in out
     res = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert res["schema_version"] == 2 and res["model"]["random_weights"] is True
+    assert res["schema_version"] == SCHEMA_VERSION == 3 and res["model"]["random_weights"] is True
     assert res["run"]["code_version"]["mmx"] and res["run"]["seed"] == 1234
     task = res["tasks"]["probe_retrieval"]
     n_images = len(json.loads((PROBE / "captions.json").read_text())["images"])

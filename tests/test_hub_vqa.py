@@ -210,3 +210,10 @@ def test_xgqa_task_end_to_end_from_a_hub_folder(tiny, tmp_path, capsys):
     ref = {r["id"]: r["reference"] for r in recs}
     assert ref["de/20968379"] in ("brown", ["brown"]) and ref["en/20968380"] in ("no", ["no"])
     assert all(r["extra"]["answer_language"] == "en" for r in recs)
+    # issue 13.2: the catalogue's provenance per language, grouped, the groups' difference, in the report
+    assert task["provenance"]["benchmark"] == "xgqa"
+    assert task["provenance"]["languages"] == {"bn": "human-translated", "de": "human-translated", "en": "native"}
+    assert set(task["groups"]["provenance"]) == {"human-translated", "native"}
+    assert "native - human-translated" in task["provenance"]["differences"]
+    code, out, err = cli(capsys, "report", tmp_path / "run", "--format", "md")
+    assert code == 0 and "By data provenance" in out and "native - human-translated" in out

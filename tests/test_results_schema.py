@@ -34,7 +34,7 @@ def schema_errors(doc, name="results"):
 def check_run(run: Path):
     """results.json, run.json and every samples line of a real run against the published schemas."""
     res = json.loads((run / "results.json").read_text())
-    assert res["schema_version"] == SCHEMA_VERSION == 2
+    assert res["schema_version"] == SCHEMA_VERSION == 3
     assert schema_errors(res) == []
     run_schema = jsonschema.Draft202012Validator(results.json_schema("run"))
     assert list(run_schema.iter_errors(json.loads((run / "run.json").read_text()))) == []
@@ -70,7 +70,7 @@ def test_real_clip_retrieval_run_validates(clip_run, capsys):
     code, out, _ = cli(capsys, "schema", "results")
     assert code == 0 and json.loads(out) == json.loads(results.SCHEMA_FILES["results"].read_text())
     code, out, _ = cli(capsys, "schema", "results", "--check", clip_run)
-    assert code == 0 and "ok against the results schema, version 2" in out
+    assert code == 0 and "ok against the results schema, version 3" in out
 
 
 @needs_espeak
@@ -219,11 +219,21 @@ def test_a_version_1_file_is_upgraded_then_validates():
     assert new["tasks"]["syn"]["languages"] == old["tasks"]["syn"]["languages"]  # the numbers are untouched
 
 
+def test_a_version_2_file_is_upgraded_to_3_with_nothing_to_fill():
+    v2 = results.upgrade_1_to_2(v1_results())
+    v2.pop("upgrade")
+    v3 = results.upgrade(v2)
+    assert v3["schema_version"] == 3 and v3["upgrade"] == {"from_version": 2, "derived": [], "absent": []}
+    assert results.errors(v3) == [] and "provenance" not in v3["tasks"]["syn"]  # optional: absent, not null
+    chained = results.upgrade(v1_results())  # 1 -> 2 -> 3 keeps what the first step recorded
+    assert chained["upgrade"]["from_version"] == 1 and "run.data_args" in chained["upgrade"]["absent"]
+
+
 def test_report_and_compare_read_a_version_1_run(tmp_path, capsys):
     old_dir = write_v1_run(tmp_path / "v1", v1_results())
     code, out, err = cli(capsys, "report", old_dir, "--format", "json")
     assert code == 0, err
-    assert "schema version 1, read upgraded to version 2" in err and "run.data_args" in err
+    assert "schema version 1, read upgraded to version 3" in err and "run.data_args" in err
     task = json.loads(out)["tasks"]["syn"]
     # The file's own numbers and intervals (not recomputed): de's wer CI [0.0, 0.2] was written in it.
     assert task["languages"]["de"]["metrics"] == {"acc": 1.0, "wer": 0.1}
@@ -271,7 +281,7 @@ def test_a_version_1_file_from_before_intervals_is_completed_from_the_samples(tm
 
 
 @pytest.mark.parametrize("version, message", [
-    (3, "schema_version 3 was written by a newer mmx; this mmx reads versions 1 to 2. Upgrade mmx"),
+    (4, "schema_version 4 was written by a newer mmx; this mmx reads versions 1 to 3. Upgrade mmx"),
     (None, "schema_version None is not one mmx wrote"),
     ("2", "schema_version '2' is not one mmx wrote"),
     (0, "schema_version 0 is not one mmx wrote")])
@@ -294,4 +304,4 @@ def test_a_run_folder_of_version_1_can_be_resumed_or_overwritten(tmp_path, capsy
     write_json(run_json, {**json.loads(run_json.read_text()), "schema_version": 1})  # as version 1 wrote it
     code, _, err = cli(capsys, *args)
     assert code == 0, err
-    assert json.loads((tmp_path / "run" / "results.json").read_text())["schema_version"] == 2
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["schema_version"] == 3

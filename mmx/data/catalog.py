@@ -96,3 +96,15 @@ def hub_id_and_revision(name: str, source: str | None = None) -> tuple[str, str 
     if not source or (b.hub and source == b.hub.id):
         return b.hub.id, b.hub.revision
     return source, None
+
+
+def provenance_for(task: str, loader: str | None, languages: list[str]) -> dict | None:
+    """{"benchmark": name, "languages": {code: provenance}} for a task whose data the catalogue describes
+    (the benchmark listing the task, else the one read by its loader); None for data it does not know (the
+    probe sets, a user's own files)."""
+    table = catalog().benchmarks
+    found = [n for n, b in table.items() if task in b.tasks] or [n for n, b in table.items() if loader and b.loader == loader]
+    if len(found) != 1:
+        return None
+    b = table[found[0]]
+    return {"benchmark": found[0], "languages": {c: b.provenance_of(c) for c in languages}}

@@ -171,16 +171,18 @@ def group_of(code: str, grouping: str) -> str:
 
 def groups(langs: dict[str, dict], records: list[Record], metrics: list[str],
            ratios: dict[str, tuple[str, str]] | None = None,
-           boots: dict[str, dict[str, np.ndarray]] | None = None, level: float = stats.LEVEL) -> dict:
-    """Per script, family and resource level: macro (mean over the group's languages) and micro (pooled)."""
+           boots: dict[str, dict[str, np.ndarray]] | None = None, level: float = stats.LEVEL,
+           provenance: dict[str, str] | None = None) -> dict:
+    """Per script, family and resource level (and, given each language's data provenance from the data
+    catalogue, per provenance): macro (mean over the group's languages) and micro (pooled)."""
     by_lang: dict[str, list[Record]] = defaultdict(list)
     for r in records:
         by_lang[r.language].append(r)
     out: dict[str, dict] = {}
-    for grouping in GROUPINGS:
+    for grouping in GROUPINGS + (("provenance",) if provenance else ()):
         members: dict[str, list[str]] = defaultdict(list)
         for code in langs:
-            members[group_of(code, grouping)].append(code)
+            members[provenance.get(code, "unknown") if grouping == "provenance" else group_of(code, grouping)].append(code)
         table = {}
         for name in sorted(members):
             codes = members[name]
@@ -194,6 +196,38 @@ def groups(langs: dict[str, dict], records: list[Record], metrics: list[str],
                 entry["macro_ci"][m] = stats.percentile_ci(b, level) if b is not None else None
             table[name] = entry
         out[grouping] = table
+    return out
+
+
+PROVENANCE_ORDER = ("native", "human-translated", "machine-translated", "mixed", "unknown")
+
+
+def provenance_differences(langs: dict[str, dict], boots: dict[str, dict[str, np.ndarray]], metrics: list[str],
+                           provenance: dict[str, str], level: float = stats.LEVEL) -> dict:
+    """For each pair of provenance groups a task has ("native - human-translated", ...): the difference of
+    their macro averages per metric, with the percentile interval of the difference of the groups' macro
+    bootstrap distributions (the languages' resamples are independent, so the difference's distribution
+    is the difference of the two). Translated test sets can tell another story than native ones: this is
+    where it shows."""
+    present = [p for p in PROVENANCE_ORDER if any(provenance.get(c, "unknown") == p for c in langs)]
+    present = [p for p in present if p != "unknown"]
+    out = {}
+    for i, a in enumerate(present):
+        for b in present[i + 1:]:
+            entry = {}
+            for m in metrics:
+                side = []
+                for p in (a, b):
+                    have = [c for c in langs if provenance.get(c) == p and langs[c]["metrics"][m] is not None]
+                    side.append(have)
+                if not side[0] or not side[1]:
+                    entry[m] = {"value": None, "ci": None}
+                    continue
+                va, vb = (sum(langs[c]["metrics"][m] for c in cs) / len(cs) for cs in side)
+                ba, bb = (_mean_boot([boots[c][m] for c in cs]) for cs in side)
+                ci = stats.percentile_ci(ba - bb, level) if ba is not None and bb is not None else None
+                entry[m] = {"value": va - vb, "ci": ci}
+            out[f"{a} - {b}"] = entry
     return out
 
 
@@ -311,7 +345,10 @@ def confidence(langs: dict[str, dict], boots: dict[str, dict[str, np.ndarray]], 
 
 def aggregate_task(records: list[Record], metrics: list[str],
                    ratios: dict[str, tuple[str, str]] | None = None, directions: dict[str, bool] | None = None,
-                   *, n_resamples: int = stats.N_RESAMPLES, seed: int = stats.SEED, level: float = stats.LEVEL) -> dict:
+                   *, n_resamples: int = stats.N_RESAMPLES, seed: int = stats.SEED, level: float = stats.LEVEL,
+                   provenance: dict | None = None) -> dict:
+    """Everything results.json says about a task's scores. ``provenance``: {"benchmark": name, "languages":
+    {code: native | human-translated | machine-translated | ...}} from the data catalogue, when it has the set."""
     langs = per_language(records, metrics, ratios)
     props = [m for m in metrics if is_proportion(records, m, ratios)]
     mdefs = metric_defs(metrics, ratios, directions, props)
@@ -323,10 +360,13 @@ def aggregate_task(records: list[Record], metrics: list[str],
     return {"languages": langs, "overall": {**overall(langs, records, metrics, ratios), "macro_ci": ci["macro"]},
             "gap_to_en": gap_to_reference(langs, metrics), "gap_to_en_ci": ci["gap_to_en"],
             "gap_to_en_pairing": ci["gap_pairing"],
-            "groups": groups(langs, records, metrics, ratios, boots, level),
+            "groups": groups(langs, records, metrics, ratios, boots, level,
+                             provenance=(provenance or {}).get("languages")),
             "spread": spread(langs, metrics, mdefs),
             "metric_defs": mdefs,
             "bootstrap": {"method": "percentile", "level": level, "n_resamples": n_resamples, "seed": seed,
                           "unit": "samples resampled within each language; gap to English: items shared "
                                   "across languages resampled together (see gap_to_en_pairing)",
-                          "proportions": "Wilson score interval per language (metric_defs[m]['ci'])"}}
+                          "proportions": "Wilson score interval per language (metric_defs[m]['ci'])"},
+            **({"provenance": {**provenance, "differences": provenance_differences(
+                langs, boots, metrics, provenance["languages"], level)}} if provenance else {})}

@@ -63,8 +63,10 @@ class Run:
                 and all(d.get("ci") is not None for d in t["languages"].values())):
             return t
         recs = sorted(self.samples(name).values(), key=lambda r: (r.language, r.id))
+        prov = t.get("provenance")
         return {**t, **aggregate_task(recs, t["metrics"], ratios_of(t.get("metric_defs") or {}),
-                                      {m: d["higher_is_better"] for m, d in self.defs(name).items()})}
+                                      {m: d["higher_is_better"] for m, d in self.defs(name).items()},
+                                      provenance={k: prov[k] for k in ("benchmark", "languages")} if prov else None)}
 
 
 def load_run(path: str | Path) -> Run:

@@ -12,7 +12,8 @@ from mmx.report.run import Run
 
 RANDOM_NOTE = ("RANDOM WEIGHTS: this model was built with random weights for a smoke test; "
                "its scores are chance level and say nothing about a real model.")
-GROUP_TITLES = {"script": "script", "family": "language family", "resource_level": "resource level (Joshi et al. 0-5)"}
+GROUP_TITLES = {"script": "script", "family": "language family", "resource_level": "resource level (Joshi et al. 0-5)",
+                "provenance": "data provenance (native, human- or machine-translated; mmx data info)"}
 CI_NOTE = ("95% CI: Wilson score interval for proportions (per-sample scores all 0 or 1), else percentile "
            "bootstrap over the language's samples; the gap to English is resampled over the items the "
            "languages share (paired) where they share any")
@@ -50,6 +51,7 @@ def summarize(run: Run) -> dict:
             "primary_metric": t["primary_metric"], "metric_defs": run.defs(name), "n_records": t.get("n_records"),
             "dataset": t.get("dataset", {}), "languages": langs, "overall": t["overall"],
             "groups": t.get("groups", {}), "spread": t.get("spread", {}), "bootstrap": t.get("bootstrap"),
+            **({"provenance": t["provenance"]} if t.get("provenance") else {}),
             "languages_without_results": [c for c in expected if c not in langs],
         }
     return out
@@ -140,6 +142,13 @@ def task_tables(t: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                     [[g, ", ".join(d["languages"]), with_ci(primary, defs, d["macro"][primary],
                                                             d["macro_ci"].get(primary)),
                       format_value(primary, d["micro"][primary], defs=defs)] for g, d in table.items()]))
+    diffs = (t.get("provenance") or {}).get("differences") or {}
+    if diffs:
+        out.append((f"Provenance ({t['provenance']['benchmark']}): difference of the groups' macro averages, "
+                    f"{_direction(defs, primary)}, 95% CI of the difference",
+                    ["groups", primary],
+                    [[pair, with_ci(primary, defs, (d.get(primary) or {}).get("value"),
+                                    (d.get(primary) or {}).get("ci"), signed=True)] for pair, d in diffs.items()]))
     return out
 
 
