@@ -131,8 +131,19 @@ def capability_names(family: type) -> list[str]:
 
 # --- the capabilities ----------------------------------------------------------------------------------------
 
-class ImageTextEncoder(Adapter):
-    """CLIP-style dual encoder. Both methods return L2-normalised float32 CPU tensors (N, D)."""
+class TextEncoder(Adapter):
+    """Sentence embeddings: ``encode_texts(texts)`` returns L2-normalised float32 CPU tensors (N, D)
+    (mmx/models/text_encoder.py; the bitext task kind needs only this)."""
+
+    capability_name = "text-encoder"
+
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class ImageTextEncoder(TextEncoder):
+    """CLIP-style dual encoder. Both methods return L2-normalised float32 CPU tensors (N, D). A text
+    encoder too: its text tower runs the bitext kind."""
 
     capability_name = "image-text-encoder"
 

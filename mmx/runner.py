@@ -28,6 +28,7 @@ from mmx.models.base import ModelSpec, hub_offline_if_unreachable, pick_device
 from mmx.registry import get_model_family, get_task_kind
 from mmx.data.catalog import provenance_for
 from mmx.report.aggregate import aggregate_task
+from mmx.metrics.tokenizers import run_section as tokenizer_section
 from mmx.results import check as check_schema
 from mmx.schema import (RUN_JSON_VERSIONS, SCHEMA_VERSION, NullStore, RecordStore, code_version, redact_args,
                         redact_argv, write_json)
@@ -206,7 +207,8 @@ def _run(req, spec, family, tasks, kinds, data, dist, device, out, identity) -> 
                 **aggregate_task(records, kinds[t.name].reported_metrics(), kinds[t.name].ratio_metrics,
                                  getattr(kinds[t.name], "higher_is_better", None),
                                  provenance=provenance_for(t.name, t.dataset.get("loader"),
-                                                           sorted({r.language for r in records}))),
+                                                           sorted({r.language for r in records})),
+                                 primary=t.primary_metric),
                 **kinds[t.name].result_extras(),
             }
         info = model.info() if dist.is_main else {}
@@ -219,6 +221,7 @@ def _run(req, spec, family, tasks, kinds, data, dist, device, out, identity) -> 
                 "model_loaded": model.loaded, "cache_hits": cache.hits, "cache_misses": cache.misses},
         "model": {**info, "spec": str(spec)},
         "tasks": task_results,
+        **(tokenizer_section(spec, family, model) if dist.is_main else {}),  # mmx/metrics/tokenizers.py
     }
     if dist.is_main:
         _write_output(out / "results.json", check_schema(results, "results", f"{out}/results.json"))

@@ -121,10 +121,8 @@ def test_the_shipped_catalogue_is_complete_for_each_entry():
         assert b.languages, name
         for lang in b.languages:  # every language has a provenance, explicitly or through '*'
             assert b.provenance_of(lang) != "unknown" or "provenance" in " ".join(b.unconfirmed), (name, lang)
-        for task in b.tasks:
-            spec = load_task(task)
-            if b.loader:
-                assert spec.dataset["loader"] == b.loader, (name, task)
+        for task in b.tasks:  # every task it lists exists (a task may read the set through another loader)
+            load_task(task)
         if b.loader:
             assert b.loader in {e.name for e in LOADERS.listing()}, name
         if b.hub and not b.hub.revision:

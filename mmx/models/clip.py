@@ -209,6 +209,23 @@ class HFClip(_DualEncoder):
         text_cfg = getattr(cfg, "text_config", cfg)
         self.max_length = int(kwargs.get("max_length") or _text_max_len(self.tokenizer, text_cfg))
 
+    @staticmethod
+    def load_tokenizer(name: str, max_length: str | int | None = None, **_: Any):
+        """The tokenizer and the text limit alone, from the folder's configs (no weights): `mmx tokenizers`."""
+        from transformers import AutoConfig, AutoTokenizer
+
+        from mmx.metrics.tokenizers import from_hf
+
+        _check_local(name, "hf-clip")
+        tok = load_pretrained(AutoTokenizer.from_pretrained, name, "hf-clip")
+        cfg = load_pretrained(AutoConfig.from_pretrained, name, "hf-clip")
+        limit = int(max_length or _text_max_len(tok, getattr(cfg, "text_config", cfg)))
+        return from_hf(tok, f"hf-clip:{name}", limit)
+
+    def truncated(self, texts: list[str]) -> list[bool]:
+        """Per text: longer than max_length tokens, so encode_texts cuts it (reported per sample by the tasks)."""
+        return [len(ids) > self.max_length for ids in self.tokenizer(list(texts), verbose=False)["input_ids"]]
+
     def encode_images(self, images: list) -> torch.Tensor:
         if not images:
             return self._empty()
@@ -318,6 +335,23 @@ class OpenClip(_DualEncoder):
             raise MmxError(f"could not load open_clip model {name!r} (offline, or not cached?): {first}. "
                            f"{_OPEN_CLIP_HELP}") from e
         self.model = _fast_layout(model, self.device).eval()
+
+    @staticmethod
+    def load_tokenizer(name: str, **_: Any):
+        """open_clip.get_tokenizer for the spec's architecture (no weights; a hub spec fetches its config only)."""
+        import open_clip
+
+        from mmx.metrics.tokenizers import from_open_clip
+
+        model_name = name if name.startswith("hf-hub:") else _open_clip_source(open_clip, name)[0]
+        return from_open_clip(open_clip.get_tokenizer(model_name), f"open_clip:{name}")
+
+    def truncated(self, texts: list[str]) -> list[bool]:
+        """Per text: longer than the context length (77 for CLIP), so the tokenizer cuts it."""
+        from mmx.metrics.tokenizers import from_open_clip
+
+        tok = from_open_clip(self.tokenizer, self.name)
+        return [tok.truncated(t) for t in texts]
 
     def info(self) -> dict[str, Any]:
         d = super().info()
@@ -482,6 +516,21 @@ class MClip(_DualEncoder):
         if self.pooling not in ("mean", "cls"):
             raise MmxError(f"mclip: pooling={self.pooling!r}; use mean or cls")
         self.max_length = int(kwargs.get("max_length") or _text_max_len(self.tokenizer, model.config))
+
+    @staticmethod
+    def load_tokenizer(name: str, max_length: str | int | None = None, **_: Any):
+        """The text tower's tokenizer (no weights); the limit from its config, as _load_text sets it."""
+        from transformers import AutoConfig, AutoTokenizer
+
+        from mmx.metrics.tokenizers import from_hf
+
+        text = name.split("+", 1)[0].strip()
+        tok = load_pretrained(AutoTokenizer.from_pretrained, text, "mclip")
+        limit = int(max_length or _text_max_len(tok, load_pretrained(AutoConfig.from_pretrained, text, "mclip")))
+        return from_hf(tok, f"mclip:{text}", limit)
+
+    def truncated(self, texts: list[str]) -> list[bool]:
+        return [len(ids) > self.max_length for ids in self.tokenizer(list(texts), verbose=False)["input_ids"]]
 
     @staticmethod
     def _text_folder(text_name: str) -> Path:

@@ -62,6 +62,12 @@ class HFCausalLM(CodeGenerator):
             raise MmxError(f"hf-causal model {name!r} has no chat template in its tokenizer; drop "
                            "chat_template=true (completion mode) or use an instruction-tuned checkpoint")
 
+    @staticmethod
+    def load_tokenizer(name: str, gguf_file: str | None = None, **_: Any):
+        """The tokenizer alone, no weights (`mmx tokenizers`, the run's tokenizer section; GGUF too)."""
+        from mmx.metrics.tokenizers import hf_tokenizer
+        return hf_tokenizer(name, "hf-causal", gguf_file=gguf_file)
+
     def info(self) -> dict[str, Any]:
         # results.json says which prompt format produced the scores
         mode = {"mode": "chat_template", "instruction": CHAT_INSTRUCTION} if self.chat else {"mode": "completion"}

@@ -114,6 +114,12 @@ class HFWhisper(SpeechRecognizer, SpeechTranslator):
         self.multilingual = getattr(self.model.generation_config, "is_multilingual", True)
         self._warned: set = set()
 
+    @staticmethod
+    def load_tokenizer(name: str, **_: Any):
+        """The tokenizer alone, no weights (`mmx tokenizers`, the run's tokenizer section)."""
+        from mmx.metrics.tokenizers import hf_tokenizer
+        return hf_tokenizer(name, "hf-whisper")
+
     def transcribe(self, waveforms, sample_rate, language):
         return self._generate(waveforms, sample_rate, language, "transcribe")
 

@@ -81,6 +81,12 @@ class HFVisionLanguage(VisionLanguageModel):
         text_cfg = getattr(self.model.config, "text_config", self.model.config)
         self.max_length = int(max_length or getattr(text_cfg, "max_position_embeddings", 0) or 1 << 30)
 
+    @staticmethod
+    def load_tokenizer(name: str, **_: Any):
+        """The processor's tokenizer alone, no weights (`mmx tokenizers`, the run's tokenizer section)."""
+        from mmx.metrics.tokenizers import hf_tokenizer
+        return hf_tokenizer(name, "hf-vlm")
+
     def info(self) -> dict[str, Any]:
         # results.json says which prompt format produced the scores
         return {**super().info(), "prompt_format": {"mode": "chat_template" if self.chat else "raw (no chat template)"}}

@@ -346,9 +346,13 @@ def confidence(langs: dict[str, dict], boots: dict[str, dict[str, np.ndarray]], 
 def aggregate_task(records: list[Record], metrics: list[str],
                    ratios: dict[str, tuple[str, str]] | None = None, directions: dict[str, bool] | None = None,
                    *, n_resamples: int = stats.N_RESAMPLES, seed: int = stats.SEED, level: float = stats.LEVEL,
-                   provenance: dict | None = None) -> dict:
+                   provenance: dict | None = None, primary: str | None = None) -> dict:
     """Everything results.json says about a task's scores. ``provenance``: {"benchmark": name, "languages":
-    {code: native | human-translated | machine-translated | ...}} from the data catalogue, when it has the set."""
+    {code: native | human-translated | machine-translated | ...}} from the data catalogue, when it has the set.
+    ``primary``: the task's primary metric, the one cross-lingual consistency is computed for (None: every
+    metric scored 0/1 per sample)."""
+    from mmx.report.consistency import answer_grid, consistency  # (it imports this module)
+
     langs = per_language(records, metrics, ratios)
     props = [m for m in metrics if is_proportion(records, m, ratios)]
     mdefs = metric_defs(metrics, ratios, directions, props)
@@ -369,4 +373,7 @@ def aggregate_task(records: list[Record], metrics: list[str],
                                   "across languages resampled together (see gap_to_en_pairing)",
                           "proportions": "Wilson score interval per language (metric_defs[m]['ci'])"},
             **({"provenance": {**provenance, "differences": provenance_differences(
-                langs, boots, metrics, provenance["languages"], level)}} if provenance else {})}
+                langs, boots, metrics, provenance["languages"], level)}} if provenance else {}),
+            **({"consistency": cons} if (cons := consistency(records, [primary] if primary in metrics else metrics,
+                                                            ratios)) else {}),
+            **({"answer_grid": grid} if (grid := answer_grid(records, metrics, ratios)) else {})}

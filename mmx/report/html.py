@@ -13,6 +13,7 @@ from html import escape
 import numpy as np
 
 from mmx.metrics.defs import format_value, scale_of
+from mmx.metrics.tokenizers import report_tables as tokenizer_tables
 from mmx.report.summary import CI_NOTE, RANDOM_NOTE, _direction, lang_info, task_intro, task_tables
 
 CSS = """
@@ -162,6 +163,8 @@ def to_html(s: dict) -> str:
         parts += task_figures(name, t)
         for caption, head, rows in task_tables(t):
             parts += [f"<h3>{escape(caption)}</h3>", _html_table(head, rows)]
+    for caption, head, rows in tokenizer_tables(s):  # mmx/metrics/tokenizers.py: the run's tokenizer section
+        parts += ['<h2 id="tokenizer">Tokenizer</h2>', f"<h3>{escape(caption)}</h3>", _html_table(head, rows)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(title)}</title><style>{CSS}</style></head><body>\n" + "\n".join(parts)
             + "\n</body></html>\n")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from mmx.errors import MmxError
 from mmx.metrics.defs import format_ci, format_value, scale_note
 from mmx.report.run import Run
+from mmx.metrics.tokenizers import report_tables as tokenizer_tables
+from mmx.report.consistency import tables as consistency_tables
 
 RANDOM_NOTE = ("RANDOM WEIGHTS: this model was built with random weights for a smoke test; "
                "its scores are chance level and say nothing about a real model.")
@@ -36,7 +38,7 @@ def summarize(run: Run) -> dict:
     out = {"run_dir": str(run.dir), "model": res.get("model", {}), "random_weights": run.random_weights,
            "run": {k: res.get("run", {}).get(k) for k in ("suite", "seed", "limit", "device", "started", "finished",
                                                            "code_version")},
-           "tasks": {}}
+           "tasks": {}, **({"tokenizer": res["tokenizer"]} if res.get("tokenizer") else {})}
     for name in run.tasks:
         t = run.aggregates(name)
         gap, gap_ci = t.get("gap_to_en") or {}, t.get("gap_to_en_ci") or {}
@@ -52,6 +54,8 @@ def summarize(run: Run) -> dict:
             "dataset": t.get("dataset", {}), "languages": langs, "overall": t["overall"],
             "groups": t.get("groups", {}), "spread": t.get("spread", {}), "bootstrap": t.get("bootstrap"),
             **({"provenance": t["provenance"]} if t.get("provenance") else {}),
+            **{k: t[k] for k in ("consistency", "answer_grid") if t.get(k)},  # mmx/report/consistency.py
+            **({"bitext_grid": t["bitext_grid"]} if t.get("bitext_grid") else {}),  # mmx/tasks/bitext.py
             "languages_without_results": [c for c in expected if c not in langs],
         }
     return out
@@ -92,6 +96,8 @@ def to_markdown(s: dict) -> str:
     lines += ["## Primary metric per language and task", ""] + _overview(s)
     for name, t in s["tasks"].items():
         lines += _task_md(name, t)
+    for caption, head, rows in tokenizer_tables(s):  # mmx/metrics/tokenizers.py: the run's tokenizer section
+        lines += ["## Tokenizer", "", f"{caption}:", ""] + _table(head, rows)
     return "\n".join(lines)
 
 
@@ -149,6 +155,13 @@ def task_tables(t: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                     ["groups", primary],
                     [[pair, with_ci(primary, defs, (d.get(primary) or {}).get("value"),
                                     (d.get(primary) or {}).get("ci"), signed=True)] for pair, d in diffs.items()]))
+    out += consistency_tables(t)  # mmx/report/consistency.py: items solved in one language and not another
+    g = t.get("bitext_grid")  # the bitext kind: text-to-text retrieval from every language to every other
+    if g:
+        out.append((f"Text-to-text retrieval top-1 x100, query language (row) x content language (column), "
+                    f"{g['n_items']} parallel items", ["query \\ content", *g["languages"]],
+                    [[q, *("-" if c == q else f"{100 * g['top1'][q][c]:.1f}" for c in g["languages"])]
+                     for q in g["languages"]]))
     return out
 
 

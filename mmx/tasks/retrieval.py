@@ -5,6 +5,8 @@ scored against the images, and its records written before the next language star
 killed run resumes at the first unfinished language. Embeddings go through the output cache
 (mmx/cache.py), which also deals the batches across ranks in a sharded run. A NaN or infinite embedding
 or score stops the run with the samples named (mmx/metrics/retrieval.py ``require_finite``).
+Each caption query also carries ``truncated`` (1: the model cut it at its context limit, e.g. CLIP's 77 tokens;
+mmx/metrics/tokenizers.py), so the share of cut captions per language is reported next to the recalls.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from mmx.capabilities import ImageTextEncoder
 from mmx.data.images import load_image
 from mmx.errors import MmxError
 from mmx.metrics.retrieval import recall_at_k, require_finite, top_k_indices
+from mmx.metrics.tokenizers import truncation_flags
 from mmx.registry import register_task_kind
 from mmx.schema import Record
 from mmx.tasks.base import RunContext, TaskKind
@@ -29,9 +32,10 @@ SHOW_TOP = 10  # candidates stored as the "prediction" of each sample
 class Retrieval(TaskKind):
     capability = ImageTextEncoder
     description = "image<->text Recall@1/5/10 per language, several captions per image"
+    analysis_metrics = ("truncated",)
 
     def metric_names(self):
-        return {f"{d}_r{k}" for d in ("t2i", "i2t") for k in KS}
+        return {f"{d}_r{k}" for d in ("t2i", "i2t") for k in KS} | {"truncated"}
 
     def _encode(self, model, what: str, items: list, keys: list[str], ctx: RunContext, **kw) -> torch.Tensor:
         method = "encode_images" if what == "image" else "encode_texts"  # looked up only on a cache miss:
@@ -79,6 +83,9 @@ class Retrieval(TaskKind):
             raise MmxError(f"{self.spec.name}: language {lang} has no captions in {data.source}")
         # Batches of similar length cut padding; keys are the texts themselves.
         txt = self._encode(model, "text", texts, texts, ctx, sort_key=len)
+        cut = cached_map(lambda batch: truncation_flags(model, batch), texts, texts,
+                         namespace=f"{ctx.model_key}|truncated", batch_size=ctx.batch_size, cache=ctx.cache,
+                         dist=ctx.dist)
         t2i_ids, i2t_ids = self._ids(data, lang)
         where = f"{self.spec.name} ({lang})"
         require_finite(txt, t2i_ids, f"caption embeddings of language {lang}", where, model)
@@ -99,7 +106,8 @@ class Retrieval(TaskKind):
         for q, sid in enumerate(t2i_ids):
             records.append(Record(
                 id=sid, language=lang, prediction=[data.image_ids[g] for g in t2i_top_l[q]],
-                reference=data.image_ids[owner[q]], scores={f"t2i_r{k}": t2i_vals[k][q] for k in KS},
+                reference=data.image_ids[owner[q]], scores={**{f"t2i_r{k}": t2i_vals[k][q] for k in KS},
+                                                            **({"truncated": cut[q]} if cut[q] == cut[q] else {})},
                 extra={"text": texts[q]}))
         own_caps: dict[int, list[str]] = {}
         for q, i in enumerate(owner):

