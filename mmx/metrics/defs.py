@@ -174,10 +174,9 @@ for _line in reversed([
                   stats=tuple(f"bleu_stat_{i}" for i in range(10)), reducer="bleu", interval="bootstrap"),
     lambda: _frac(r"chrf", True, "corpus chrF (sacrebleu, chrF2) / 100, from summed character n-gram statistics",
                   stats=tuple(f"chrf_stat_{i}" for i in range(18)), reducer="chrf", interval="bootstrap"),
-    lambda: _frac(r"lang_fidelity", True, "share of identifiable outputs in the expected language (mmx/metrics/lid.py)",
-                  stats=("lang_ok", "lang_judged"), reducer="ratio"),
-    lambda: _frac(r"script_fidelity", True, "share of outputs with letters written in the expected script",
-                  stats=("script_ok", "script_judged"), reducer="ratio"),
+    lambda: _frac(r"lang_fidelity", True, "share of identifiable outputs in the expected language (mmx/metrics/lid.py; "
+                                          "a sample too short to identify carries no score)"),
+    lambda: _frac(r"script_fidelity", True, "share of outputs with letters written in the expected script"),
     lambda: _frac(r"skipped", False, "share of samples skipped (unusable input)"),
     lambda: _frac(r"failed", False, "share of samples that failed"),
     lambda: _frac(r"truncated", False, "share of texts cut at the model's context limit (mmx/metrics/tokenizers.py)"),

@@ -10,9 +10,9 @@ A text too short to identify (fewer than MIN_LETTERS letters: numbers, "yes", a 
 verdict, with the reason, instead of a guess; its script is still judged when it has letters. An expected
 language the identifier does not know is judged by script only, and says so.
 
-Per sample the scores are ``lang_ok`` and ``lang_judged`` (1 when the language was identifiable) and
-``script_ok``/``script_judged``; the metrics ``lang_fidelity`` (= sum lang_ok / sum lang_judged) and
-``script_fidelity`` are ratios of sums defined once in mmx/metrics/defs.py, so they aggregate, get CIs and
+Per sample the scores are ``lang_fidelity`` (1 or 0, only when the language was identifiable) and
+``script_fidelity`` (only when the text has letters): means over the samples that carry them, defined
+once in mmx/metrics/defs.py, so they aggregate (a share of 0/1 samples gets a Wilson interval), get CIs and
 gate in `mmx compare` like any other metric.
 """
 from __future__ import annotations
@@ -140,14 +140,12 @@ def fidelity(text: str, expected: str) -> tuple[dict[str, float], dict]:
     scores: dict[str, float] = {}
     extra = {"lid": got.language, "lid_confidence": round(got.confidence, 3), "lid_script": got.script}
     if got.script is not None and want_script:
-        scores["script_judged"] = 1.0
-        scores["script_ok"] = float(got.script == want_script or got.script in _WRITES.get(want_script, ()))
+        scores["script_fidelity"] = float(got.script == want_script or got.script in _WRITES.get(want_script, ()))
     label = _expected_label(expected)
     if got.language is None:
         extra["lid_note"] = got.reason
     elif label not in known_labels():
         extra["lid_note"] = f"{identifier_name()} does not know {expected}: judged by script only"
     else:
-        scores["lang_judged"] = 1.0
-        scores["lang_ok"] = float(got.language == label)
+        scores["lang_fidelity"] = float(got.language == label)
     return scores, extra

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, List, Optional
 
-import numpy as np
 import typer
 
 from mmx.errors import MmxError
@@ -226,6 +225,8 @@ def parity(tok: Tokenizer, text: ParallelText, reference: str = REFERENCE, n_res
            seed: int = 0) -> dict:
     """The tokenizer section: per language, characters, words, tokens, their ratios, the premium vs English with
     its bootstrap CI, and (with a limit) the share of texts truncated with its Wilson CI."""
+    import numpy as np  # here, not at import: `mmx --help` and `mmx tasks` stay light
+
     from mmx.languages import get_language
     from mmx.report.stats import percentile_ci, rng_for, wilson_ci
 

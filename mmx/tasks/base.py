@@ -77,7 +77,9 @@ def _expand_env(value: str, path: Path, what: str) -> str:
 def _read_yaml(path: Path) -> dict:
     data = path.read_bytes()
     try:
-        obj = yaml.safe_load(data.decode("utf-8-sig"))
+        # libyaml's C loader where the wheel has it (it does on every platform CI uses): `mmx tasks` reads
+        # every task file, and the pure-Python parser is most of its time
+        obj = yaml.load(data.decode("utf-8-sig"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except UnicodeDecodeError as e:
         from mmx.data.text import not_utf8
 
