@@ -179,6 +179,28 @@ def test_a_clip_text_tower_runs_bitext(tmp_path, capsys):
     assert "bitext_grid" not in t and set(t["languages"]) == {"de", "ja"}
 
 
+def test_a_language_model_runs_bitext_with_mean_pooled_hidden_states(tmp_path, capsys):
+    """MEXA-style alignment of a decoder: the mean of its last hidden layer over each text's tokens."""
+    import torch
+
+    from mmx.models.codegen import HFCausalLM, build_tiny_causal_lm
+
+    lm = build_tiny_causal_lm(tmp_path / "lm")
+    m = HFCausalLM(lm)
+    texts = ["a dog", "ein viel längerer deutscher Satz über einen Hund"]
+    got = m.encode_texts(texts)
+    for i, t in enumerate(texts):  # by hand: one text alone, no padding, mean over its tokens
+        enc = m.tokenizer([t], return_tensors="pt")
+        with torch.inference_mode():
+            h = m.model(**enc, output_hidden_states=True).hidden_states[-1][0].float()
+        want = torch.nn.functional.normalize(h.mean(0), dim=-1)
+        assert torch.allclose(got[i], want, atol=1e-5), i  # padding in the batch changes nothing
+    assert got.dtype == torch.float32 and torch.allclose(got.norm(dim=-1), torch.ones(2))
+    res, _ = _run(capsys, f"hf-causal:{lm}", tmp_path / "run", "--data-args", "grid=false")
+    assert set(res["tasks"]["probe_bitext"]["languages"]) == {"de", "ja"}
+    assert res["model"]["random_weights"] is True
+
+
 def test_a_model_without_text_embeddings_is_refused(tmp_path, capsys):
     from mmx.models.tiny_speech import build_tiny_whisper
 

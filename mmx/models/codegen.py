@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mmx.capabilities import CodeGenerator
+from mmx.capabilities import CodeGenerator, TextEncoder
 from mmx.errors import MmxError
 from mmx.metrics.code_extract import CHAT_INSTRUCTION, answer_to_completion, chat_message, parse_flag
 from mmx.models.base import load_pretrained, mark_random_weights, pick_dtype
@@ -30,11 +30,13 @@ def trim_at_stop(text: str, stop: list[str] | None) -> str:
 
 
 @register_model("hf-causal")
-class HFCausalLM(CodeGenerator):
+class HFCausalLM(CodeGenerator, TextEncoder):
     """transformers AutoModelForCausalLM (hub id, folder, or folder + gguf_file=NAME.gguf).
 
     ``chat_template=true``: chat mode for instruction-tuned models (lm-eval's --apply_chat_template): no stop
-    sequences (the answer ends at end of turn), and the completion is taken from the answer."""
+    sequences (the answer ends at end of turn), and the completion is taken from the answer.
+    A text encoder too (the bitext kind, MEXA-style alignment of a language model): the mean of the last
+    hidden layer over a text's tokens, as MEXA (Kargaran et al. 2024) takes a decoder's sentence embedding."""
 
     cache_version = 2  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
     cache_libraries = ("torch", "transformers", "tokenizers", "gguf")
@@ -104,6 +106,19 @@ class HFCausalLM(CodeGenerator):
                 out[i // k].append(answer_to_completion(prompts[i // k], t) if self.chat else trim_at_stop(t, stop))
             todo -= k
         return out if sample else [o * n for o in out]
+
+    def encode_texts(self, texts: list[str]):
+        """Mean-pooled last hidden states (padding masked out), L2-normalised, float32 on the CPU."""
+        import torch
+
+        enc = self.tokenizer(list(texts), return_tensors="pt", padding=True, truncation=True,
+                             max_length=min(int(getattr(self.tokenizer, "model_max_length", 4096) or 4096), 4096))
+        enc = {k: v.to(self.device) for k, v in enc.items()}
+        with torch.inference_mode():
+            hidden = self.model(**enc, output_hidden_states=True).hidden_states[-1].float()
+        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return torch.nn.functional.normalize(mean, dim=-1).cpu()
 
     def _eos_ids(self) -> dict:
         """End of the assistant's turn: the tokenizer's EOS (Qwen's <|im_end|>) as well as the model's own
