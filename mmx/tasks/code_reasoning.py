@@ -13,26 +13,17 @@ without running: ``assert f(x) == f(x)`` would pass without predicting anything.
 """
 from __future__ import annotations
 
-import json
 import re
-import sys
 from typing import Literal
 
 from pydantic import Field
-from tqdm import tqdm
 
-from mmx.cache import cached_map
-from mmx.capabilities import CodeGenerator
 from mmx.data.code import HOLE
-from mmx.errors import MmxError
-from mmx.execution import harness, sandbox
-from mmx.execution.executors import get_executor
 from mmx.execution.pool import execute_many
 from mmx.metrics.passk import pass_at_k
 from mmx.registry import register_task_kind
 from mmx.schema import Record
-from mmx.tasks.base import RunContext, TaskKind
-from mmx.tasks.codegen import CHUNK, CodeGenOptions
+from mmx.tasks.codegen import CodeGeneration, CodeGenOptions
 
 STOP = ["[/ANSWER]"]
 OUTPUT_PROMPT = ('Based on the given code, which may contain errors, complete the "????" in assert statement with '
@@ -72,60 +63,28 @@ def refusal(answer: str, prediction: str) -> str | None:
 
 
 @register_task_kind("code_reasoning")
-class CodeReasoning(TaskKind):
-    capability = CodeGenerator
-    description = "code reasoning (CRUXEval-X): predict a program's output or input, checked by running it, per language"
+class CodeReasoning(CodeGeneration):
+    """The code generation kind's loop (sandbox check, skipped runtimes, chunks, cached completions) with
+    CRUXEval-X's prompt and scoring in ``_chunk``."""
+
+    description = ("code reasoning (CRUXEval-X): predict a program's output or input, checked by running it, "
+                   "per language")
     Options = ReasoningOptions
 
-    def metric_names(self):
-        return {m for m in self.spec.metrics if re.fullmatch(r"pass@[1-9][0-9]*", m)} | {"pass@1"}
-
-    def ks(self) -> list[int]:
-        return [int(m.split("@")[1]) for m in self.spec.metrics if m.startswith("pass@")]
-
     def load_data(self, languages, limit, dataset_args):
-        self.gen = self.options.generation.model_dump()
         self.prediction = self.options.prediction
-        data = self.call_loader(dataset_args, languages, limit)
-        if not any(data.problems.values()):
-            raise MmxError(f"{self.spec.name}: no problems to evaluate in {data.source or self.spec.dataset} "
-                           f"(limit {limit}); check the data and --limit")
-        return data
+        return super().load_data(languages, limit, dataset_args)
 
     def result_extras(self) -> dict:
-        return {"execution": {"isolation": getattr(self, "isolation", None), "harness": harness.DESCRIPTION},
-                "prediction": getattr(self, "prediction", None)}
+        return {**super().result_extras(), "prediction": getattr(self, "prediction", None)}
 
     def prompt(self, p) -> str:
         template, test = (OUTPUT_PROMPT, p.output_test) if self.prediction == "output" else (INPUT_PROMPT, p.input_test)
         return template.format(lang=p.programming_language, code=p.code + test)
 
-    def run(self, model, data, store, ctx: RunContext) -> None:
-        require = getattr(sandbox, "require_isolation", None)
-        self.isolation = (require(bool(getattr(ctx, "allow_unsafe_execution", False))) if require
-                          else {"namespaces": sandbox.isolation_available()})
-        ex = get_executor(data.programming_language)
-        todo = [p for lang in data.languages for p in data.problems[lang] if not store.has(f"{p.language}/{p.id}")]
-        if not todo:
-            return
-        missing = ex.missing()
-        if missing:
-            print(f"skipped {self.spec.name}: cannot run {ex.name} programs here: {missing}", file=sys.stderr)
-            return
-        with tqdm(total=len(todo), desc=self.spec.name, unit="problem", disable=not ctx.progress) as bar:
-            for i in range(0, len(todo), CHUNK):
-                self._chunk(model, ex, todo[i:i + CHUNK], store, ctx)
-                bar.update(len(todo[i:i + CHUNK]))
-
     def _chunk(self, model, ex, probs, store, ctx) -> None:
         g = self.gen
-        settings = json.dumps({"n": g["n"], "t": g["temperature"], "max": g["max_new_tokens"], "stop": STOP,
-                               "seed": ctx.seed}, sort_keys=True)
-        prompts = [self.prompt(p) for p in probs]
-        outs = cached_map(lambda batch: model.complete(batch, n=g["n"], temperature=g["temperature"],
-                                                       max_new_tokens=g["max_new_tokens"], stop=STOP, seed=ctx.seed),
-                          prompts, prompts, namespace=f"{ctx.model_key}|complete|{settings}",
-                          batch_size=ctx.batch_size, cache=ctx.cache, dist=ctx.dist, sort_key=len)
+        outs = self.complete(model, [self.prompt(p) for p in probs], STOP, ctx)
         answers = [[answer_of(c) for c in comps] for comps in outs]
         jobs = {}  # program text -> program, for the answers that run
         programs = []

@@ -88,20 +88,25 @@ class CodeGeneration(TaskKind):
         if missing:
             print(f"skipped {self.spec.name}: cannot run {ex.name} programs here: {missing}", file=sys.stderr)
             return
-        g = self.gen
         with tqdm(total=len(todo), desc=f"{self.spec.name}", unit="problem", disable=not ctx.progress) as bar:
             for i in range(0, len(todo), CHUNK):
-                self._chunk(model, ex, todo[i:i + CHUNK], g, store, ctx)
+                self._chunk(model, ex, todo[i:i + CHUNK], store, ctx)
                 bar.update(len(todo[i:i + CHUNK]))
 
-    def _chunk(self, model, ex, probs, g, store, ctx) -> None:
-        stop = list(dict.fromkeys(ex.stop + [s for p in probs for s in p.stop]))
+    def complete(self, model, prompts: list[str], stop: list[str], ctx: RunContext) -> list[list[str]]:
+        """n completions per prompt with the task's generation options, through the output cache."""
+        g = self.gen
         settings = json.dumps({"n": g["n"], "t": g["temperature"], "max": g["max_new_tokens"], "stop": stop,
                                "seed": ctx.seed}, sort_keys=True)
-        outs = cached_map(lambda batch: model.complete(batch, n=g["n"], temperature=g["temperature"],
+        return cached_map(lambda batch: model.complete(batch, n=g["n"], temperature=g["temperature"],
                                                        max_new_tokens=g["max_new_tokens"], stop=stop, seed=ctx.seed),
-                          [p.prompt for p in probs], [p.prompt for p in probs], namespace=f"{ctx.model_key}|complete|{settings}",
+                          prompts, prompts, namespace=f"{ctx.model_key}|complete|{settings}",
                           batch_size=ctx.batch_size, cache=ctx.cache, dist=ctx.dist, sort_key=len)
+
+    def _chunk(self, model, ex, probs, store, ctx) -> None:
+        g = self.gen
+        stop = list(dict.fromkeys(ex.stop + [s for p in probs for s in p.stop]))
+        outs = self.complete(model, [p.prompt for p in probs], stop, ctx)
         programs = [[ex.program(p.prompt, c, p.test, p.entry_point, p.style) for c in comps]
                     for p, comps in zip(probs, outs)]
         unique = list(dict.fromkeys(src for progs in programs for src in progs))
