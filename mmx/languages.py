@@ -134,6 +134,17 @@ def normalize_code(code: str, where: object = None) -> str:
         raise UnknownLanguageError(f"{where}: {e}") from e
 
 
+def canonical_codes(codes, source: object, what: str = "languages") -> dict[str, str]:
+    """canonical code -> the data's own code, refusing two codes of one language ("jp" and "ja")."""
+    canon: dict[str, str] = {}
+    for code in codes:
+        c = normalize_code(code, source)
+        if c in canon:
+            raise MmxError(f"{source}: {what} {canon[c]!r} and {code!r} are the same language ({c})")
+        canon[c] = code
+    return canon
+
+
 def pick_languages(have, languages, name: str, source: object, what: str = "data for") -> list[str]:
     """The requested languages (any code form) as canonical codes, or all of ``have`` when none were asked
     for; a requested language the data lacks is an error naming the task, the source and what it has."""

@@ -47,7 +47,7 @@ class CodeProblem:
 class CodeData:
     name: str
     programming_language: str
-    problems: dict[str, list[CodeProblem]]  # natural language -> problems
+    problems: dict[str, list]  # natural language -> problems (CodeProblem, or ReasoningProblem for CRUXEval-X)
     fingerprint: str = ""
     source: str = ""
 
@@ -279,19 +279,6 @@ class ReasoningProblem:
     input: str  # the input as the test writes it
 
 
-@dataclass
-class ReasoningData:
-    name: str
-    programming_language: str
-    problems: dict[str, list[ReasoningProblem]]  # natural language -> problems
-    fingerprint: str = ""
-    source: str = ""
-
-    @property
-    def languages(self) -> list[str]:
-        return list(self.problems)
-
-
 def split_hole(code: str, template: str, where: str) -> tuple[str, str]:
     """(function, answer) of a row: ``code`` is function + test; ``template`` is the test with ???? in place
     of the answer. The function is what precedes the test; the answer is what the test has at the hole."""
@@ -310,7 +297,7 @@ def split_hole(code: str, template: str, where: str) -> tuple[str, str]:
 
 @register_loader("cruxeval_x")
 def load_cruxeval_x(programming_language: str, name: str = "cruxeval_x", languages=None, limit=None,
-                    source: str | None = None, split: str | None = None) -> ReasoningData:
+                    source: str | None = None, split: str | None = None) -> CodeData:
     """``source``: the Hub id (default the catalogue's, xhwl/cruxeval-x) or a local copy of the repository;
     ``split``: the dataset's split (default the programming language's: Python, JavaScript, ...)."""
     ex = get_executor(programming_language)
@@ -332,4 +319,4 @@ def load_cruxeval_x(programming_language: str, name: str = "cruxeval_x", languag
         out.append(ReasoningProblem(id=str(r["id"]), language="en", programming_language=ex.name, code=func,
                                     output_test=out_t, input_test=in_t, output=output, input=given))
     fp = _rows_fingerprint(hub.resolved_revision(src, revision), rows, [split, limit])
-    return ReasoningData(name, ex.name, {"en": out}, fp, where)
+    return CodeData(name, ex.name, {"en": out}, fp, where)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from mmx.data.text import read_text
 from mmx.errors import MmxError
-from mmx.languages import get_language, normalize_code, pick_languages
+from mmx.languages import canonical_codes, get_language, pick_languages
 from mmx.registry import register_loader
 
 
@@ -145,12 +145,7 @@ def load_parallel_text(path: Path | None = None, name: str = "parallel_text", la
         by_code = {get_language(stem).code: texts for stem, texts in raw.items()}  # file names are language names
     else:
         raise MmxError(f"{name}: {path} not found; point dataset.path (or --data-args path=...) at parallel text")
-    canon: dict[str, str] = {}
-    for code in by_code:
-        c = normalize_code(code, path)
-        if c in canon:
-            raise MmxError(f"{path}: languages {canon[c]!r} and {code!r} are the same language ({c})")
-        canon[c] = code
+    canon = canonical_codes(by_code, path)
     want = pick_languages(canon, languages, name, path, "texts for")
     keep = [i for i in range(len(ids)) if all(str(by_code[canon[c]][i] or "").strip() for c in want)]
     dropped = len(ids) - len(keep)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mmx.data.text import read_text
 from mmx.errors import MmxError
-from mmx.languages import normalize_code, pick_languages
+from mmx.languages import canonical_codes, normalize_code, pick_languages
 from mmx.registry import register_loader
 
 
@@ -39,12 +39,7 @@ class RetrievalData:
 
 def _select(name: str, source: Path, images: list[str], image_dir: Path, by_code: dict[str, list[list[str]]],
             languages: list[str] | None, limit: int | None) -> RetrievalData:
-    canon: dict[str, str] = {}
-    for code in by_code:
-        c = normalize_code(code, source)
-        if c in canon:
-            raise MmxError(f"{source}: languages {canon[c]!r} and {code!r} are the same language ({c})")
-        canon[c] = code
+    canon = canonical_codes(by_code, source)
     if not images or not by_code:
         raise MmxError(f"{name}: {source} holds no {'images' if not images else 'captions'}: nothing to evaluate")
     want = pick_languages(canon, languages, name, source, "captions for")
@@ -249,12 +244,7 @@ def _per_language_splits(benchmark: str, source: str | None, name: str, language
 
     src, revision = _source(benchmark, source)
     splits = _split_names(src, revision, benchmark)
-    canon: dict[str, str] = {}
-    for code in splits:
-        c = normalize_code(code, f"{src} split {code!r}")
-        if c in canon:
-            raise MmxError(f"{src}: splits {canon[c]!r} and {code!r} are the same language ({c})")
-        canon[c] = code
+    canon = canonical_codes(splits, src, "splits")
     want = pick_languages(canon, languages, name, src, "captions for")
     resolved = _resolved(src, revision)
     folder = hub_image_dir(benchmark, resolved)
@@ -328,7 +318,6 @@ def fetch_xtd10(languages=None, with_images: bool = True) -> tuple[Path, Path | 
 
     from mmx.cache import default_cache_dir
     from mmx.data.hub import fetch_url
-    from mmx.languages import normalize_code
 
     root = default_cache_dir() / "xtd10-origin"
     wanted = set(languages or [])

@@ -53,4 +53,17 @@ def load_pretrained(loader: Callable[..., T], name: str, family: str, **kwargs: 
         ) from e
 
 
+def model_folder(name: str, family: str) -> Path:
+    """A model's files on disk: a local folder itself, or the hub snapshot of the id (without the weights of
+    other frameworks), so that layouts beside the weights (sentence-transformers' pooling, M-CLIP's projection)
+    are read from files."""
+    p = Path(name).expanduser()
+    if p.is_dir():
+        return p
+    from huggingface_hub import snapshot_download
+
+    ignore = ["*.h5", "*.msgpack", "*.onnx", "*.ot", "*.tflite", "onnx/*", "openvino/*", "tf_model*"]
+    return Path(load_pretrained(snapshot_download, name, family, ignore_patterns=ignore))
+
+
 from mmx.data.hub import hub_offline_if_unreachable  # noqa: E402,F401  (one definition, shared with data loading)

@@ -51,7 +51,7 @@ import torch
 
 from mmx.errors import MmxError
 from mmx.capabilities import ImageTextEncoder
-from mmx.models.base import is_random_weights, load_pretrained, pick_dtype
+from mmx.models.base import is_random_weights, load_pretrained, model_folder, pick_dtype
 from mmx.registry import register_model
 
 # Roberta-style models count positions from padding_idx + 1, so two position slots are unusable.
@@ -492,7 +492,7 @@ class MClip(_DualEncoder):
         self._dim = image_dim
 
     def _load_text(self, text_name: str, kwargs: dict) -> None:
-        folder = self._text_folder(text_name)
+        folder = model_folder(text_name, "mclip")
         cfg_path = folder / "config.json"
         cfg = json.loads(cfg_path.read_text()) if cfg_path.is_file() else {}
         self.act: torch.nn.Module = torch.nn.Identity()
@@ -531,17 +531,6 @@ class MClip(_DualEncoder):
 
     def truncated(self, texts: list[str]) -> list[bool]:
         return [len(ids) > self.max_length for ids in self.tokenizer(list(texts), verbose=False)["input_ids"]]
-
-    @staticmethod
-    def _text_folder(text_name: str) -> Path:
-        path = Path(text_name).expanduser()
-        if path.is_dir():
-            return path
-        # A hub id: fetch (or find in the cache) the whole repo, so every layout is read from disk.
-        from huggingface_hub import snapshot_download
-
-        ignore = ["*.h5", "*.msgpack", "*.onnx", "*.ot", "*.tflite", "onnx/*", "openvino/*", "tf_model*"]
-        return Path(load_pretrained(snapshot_download, text_name, "mclip", ignore_patterns=ignore))
 
     def info(self) -> dict[str, Any]:
         d = super().info()

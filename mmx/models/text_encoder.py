@@ -30,7 +30,7 @@ import torch
 
 from mmx.capabilities import TextEncoder
 from mmx.errors import MmxError
-from mmx.models.base import load_pretrained, mark_random_weights, pick_dtype
+from mmx.models.base import load_pretrained, mark_random_weights, model_folder, pick_dtype
 from mmx.models.clip import (_accepted, _check_args, _check_local, _dtype_kw, _normalise, _st_dense,
                              _text_max_len, _to)
 from mmx.registry import register_model
@@ -75,17 +75,6 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
     raise MmxError(f"hf-text: pooling={how!r}; use one of {', '.join(POOLINGS)}")
 
 
-def _folder(name: str) -> Path:
-    """The model's files on disk: the folder itself, or the hub snapshot (so 1_Pooling/ can be read)."""
-    p = Path(name).expanduser()
-    if p.is_dir():
-        return p
-    from huggingface_hub import snapshot_download
-
-    ignore = ["*.h5", "*.msgpack", "*.onnx", "*.ot", "*.tflite", "onnx/*", "openvino/*", "tf_model*"]
-    return Path(load_pretrained(snapshot_download, name, "hf-text", ignore_patterns=ignore))
-
-
 @register_model("hf-text")
 class HFText(TextEncoder):
     """transformers / sentence-transformers text encoders with the model's own pooling (mean, cls, last token)."""
@@ -100,7 +89,7 @@ class HFText(TextEncoder):
         _check_local(name, "hf-text")
         from transformers import AutoModel, AutoTokenizer
 
-        folder = _folder(name)
+        folder = model_folder(name, "hf-text")
         self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, str(folder), "hf-text")
         model = load_pretrained(AutoModel.from_pretrained, str(folder), "hf-text", **_dtype_kw(self.dtype))
         self.model = model.to(self.device).eval()
@@ -124,7 +113,7 @@ class HFText(TextEncoder):
         from mmx.metrics.tokenizers import from_hf
 
         _check_local(name, "hf-text")
-        folder = _folder(name)
+        folder = model_folder(name, "hf-text")
         tok = load_pretrained(AutoTokenizer.from_pretrained, str(folder), "hf-text")
         cfg = load_pretrained(AutoConfig.from_pretrained, str(folder), "hf-text")
         return from_hf(tok, f"hf-text:{name}", int(max_length or _max_length(folder, tok, cfg)))
