@@ -31,6 +31,9 @@ def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+_REACHED: set[str] = set()  # hosts this process has reached
+
+
 def hub_offline_if_unreachable(timeout: float = 3.0) -> bool:
     """If the hub cannot be reached, switch huggingface_hub to offline (cache-only) mode for this process.
 
@@ -40,11 +43,14 @@ def hub_offline_if_unreachable(timeout: float = 3.0) -> bool:
     import socket
     from urllib.parse import urlparse
 
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+    if offline():
         return True
     host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    if host in _REACHED:  # one connection per process: every config of a set and the model ask again
+        return False
     try:
         socket.create_connection((host, 443), timeout=timeout).close()
+        _REACHED.add(host)
         return False
     except OSError:
         os.environ["HF_HUB_OFFLINE"] = "1"

@@ -1,6 +1,8 @@
 """Task definitions (YAML under tasks/) and the base class of task kinds."""
 from __future__ import annotations
 
+import copy
+import functools
 import inspect
 import os
 import re
@@ -75,6 +77,14 @@ def _expand_env(value: str, path: Path, what: str) -> str:
 
 
 def _read_yaml(path: Path) -> dict:
+    """A task or suite file's mapping. Parsed once per version of the file (name, mtime, size): listing
+    scans every file and then parses the tasks it found, a run parses its suite's tasks twice."""
+    st = Path(path).stat()
+    return copy.deepcopy(_parse_yaml(Path(path), st.st_mtime_ns, st.st_size))  # callers may change theirs
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_yaml(path: Path, mtime_ns: int, size: int) -> dict:
     data = path.read_bytes()
     try:
         # libyaml's C loader where the wheel has it (it does on every platform CI uses): `mmx tasks` reads
