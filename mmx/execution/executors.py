@@ -11,13 +11,11 @@ A language whose tools are not installed is reported ``skipped`` with an install
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from mmx.execution import harness
 from mmx.execution.harness import PASS_PREFIX, TOKEN_FILE, HarnessError, Program
-from mmx.execution.sandbox import BASE_ENV, Limits, Result, run
+from mmx.execution.sandbox import BASE_ENV, Limits, Result, run_files
 
 # Transpile-only TypeScript (like ts-node --transpile-only): type errors do not fail a program,
 # syntax errors do. Uses the typescript package Debian's node-typescript installs.
@@ -46,6 +44,7 @@ class Executor:
     check_modules: list[list[str]] = field(default_factory=list)  # commands that must succeed (libraries)
     stop: list[str] = field(default_factory=list)  # where a completion ends (HumanEval / MultiPL-E style)
     harness_command: list[str] | None = None  # the command for a harnessed Program (default: command)
+    python_script: bool = False  # commands are `python3 SCRIPT`: a warm sandbox runs them in its zygote
 
     def missing(self) -> str | None:
         """None when this machine can run the language, else what is missing and how to install it."""
@@ -80,10 +79,8 @@ class Executor:
 
     def _run(self, files: dict[str, str], command: list[str], slot: int, limits: Limits | None,
              binds: dict | None) -> Result:
-        with tempfile.TemporaryDirectory(prefix=f"mmx-{self.name}-") as d:
-            for name, text in {**self.extra_files, **files}.items():
-                Path(d, name).write_text(text, encoding="utf-8")
-            return run(command, d, limits or self.limits, env=self.env, slot=slot, binds=binds)
+        return run_files(command, {**self.extra_files, **files}, limits or self.limits, env=self.env, slot=slot,
+                         binds=binds, python_script=self.python_script)
 
 
 def judge(r: Result, token: str) -> Result:
@@ -136,7 +133,7 @@ def _java(main_class: str) -> list[str]:
 
 EXECUTORS: dict[str, Executor] = {e.name: replace(e, stop=STOPS[e.name]) for e in [
     Executor("python", "prog.py", ["python3", "prog.py"], ["python3"], "apt-get install python3", ("py",),
-             harness_command=["python3", "mmx_harness.py"]),
+             harness_command=["python3", "mmx_harness.py"], python_script=True),
     Executor("javascript", "prog.js", ["node", "prog.js"], ["node"],
              "apt-get install nodejs node-lodash (the tests require lodash)", ("js",), NODE_ENV, _BIG_VM,
              check_modules=[["node", "-e", "require('lodash')"]]),

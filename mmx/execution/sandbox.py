@@ -21,6 +21,11 @@ from mmx's own namespace code. Every program runs as
   processes never share one; the kernel drops the lock when its holder dies, so a dead holder's lease is free.
 - not root: bwrap makes a user namespace (``--disable-userns`` forbids nested ones); the program keeps the
   invoking user's uid.
+- warm sandboxes (default as root, warm.py + zygote.py): the same bwrap sandbox is set up once per worker slot
+  and a zygote inside starts each program as a fresh process of the slot uid in a fresh /tmp/work, with the
+  same rlimits; between two programs every process of the sandbox is killed and /tmp, /dev/shm, SysV IPC
+  and the uid's keyring are emptied. Without root, with shared ``binds``, or with MMX_WARM_SANDBOX=0, each
+  program gets a bwrap sandbox of its own as above.
 Without a working bwrap, ``require_isolation`` refuses unless the user accepts running untrusted code with
 rlimits only (``--allow-unsafe-execution``; ``MMX_SANDBOX=none`` does the same for tests): then launch.py sets
 the rlimits and nothing else isolates the program.
@@ -34,10 +39,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mmx.execution import warm
 
 LAUNCH = str(Path(__file__).with_name("launch.py"))
 # Sandbox uids need no /etc/passwd entry; far above the subordinate-uid ranges (100000 + 65536 per user)
@@ -164,12 +172,27 @@ def _rlimits(lim: Limits) -> dict[str, int]:
 
 def _bwrap_argv(bwrap: str, work: list[str], binds: dict[str, str], uid: int | None, lim: Limits) -> list[str]:
     """The bwrap command line up to the program; ``work`` builds the work folder (see _work_folder)."""
+    a = _bwrap_base(bwrap, work, binds, uid)
+    a += ["--chdir", WORK, "--", "/bin/sh", "-c", STARTED, "sh", shutil.which("prlimit") or "prlimit"]
+    a += [f"--{k}={v}" for k, v in _rlimits(lim).items()]
+    a += ["--"]
+    if uid is not None:
+        a += [shutil.which("setpriv") or "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+              "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
+    return a
+
+
+def _bwrap_base(bwrap: str, work: list[str], binds: dict[str, str], uid: int | None,
+                extra_caps: list[str] | tuple = ()) -> list[str]:
+    """bwrap's namespaces and file system, up to (not including) --chdir and the command."""
     a = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
          "--hostname", "sandbox", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     if uid is None:
         a += ["--unshare-user", "--disable-userns"]
     else:  # setpriv needs these to drop to the sandbox uid and clear the bounding set; then nothing is left
         a += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
+        for cap in extra_caps:  # the warm sandbox's zygote also kills the programs it started (CAP_KILL)
+            a += ["--cap-add", cap]
     # The system read-only; no /home, /root, /run, /var, /srv, /mnt, /sys, nor the mmx run folder.
     a += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
     for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
@@ -183,12 +206,6 @@ def _bwrap_argv(bwrap: str, work: list[str], binds: dict[str, str], uid: int | N
           "--perms", "1777", "--size", str(64 << 20), "--tmpfs", "/dev/shm", *work]
     for name, src in binds.items():  # shared caches (e.g. Go's build cache) at /tmp/NAME, writable
         a += ["--bind", str(src), f"/tmp/{name}"]
-    a += ["--chdir", WORK, "--", "/bin/sh", "-c", STARTED, "sh", shutil.which("prlimit") or "prlimit"]
-    a += [f"--{k}={v}" for k, v in _rlimits(lim).items()]
-    a += ["--"]
-    if uid is not None:
-        a += [shutil.which("setpriv") or "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-              "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
     return a
 
 
@@ -276,8 +293,40 @@ def _reader(stream, cap: int, out: list, over: threading.Event) -> None:
 def run(cmd: list[str], workdir: str | Path, limits: Limits | None = None, env: dict | None = None,
         slot: int = 0, binds: dict[str, str] | None = None) -> Result:
     """Run ``cmd`` in ``workdir`` (relative paths resolve there) under the sandbox; never raises for the program."""
+    return _run(cmd, str(Path(workdir).resolve()), None, limits, env, slot, binds, False)
+
+
+def run_files(cmd: list[str], files: dict[str, str | bytes], limits: Limits | None = None, env: dict | None = None,
+              slot: int = 0, binds: dict[str, str] | None = None, python_script: bool = False) -> Result:
+    """Like ``run``, with the work folder given as {relative path: content}. ``python_script``: ``cmd`` is
+    ``python3 SCRIPT ...``, which a warm sandbox may run in its already-started interpreter (warm.py)."""
+    bad = [n for n in files if n.startswith("/") or ".." in Path(n).parts]
+    if bad or len(files) > MAX_FILES:
+        return Result("sandbox_error", None, "", f"bad work folder: {bad[:3] or len(files)}", 0.0)
+    entries, dirs = [], set()
+    for name, content in files.items():
+        for parent in Path(name).parents:
+            if str(parent) != "." and str(parent) not in dirs:
+                dirs.add(str(parent))
+                entries.append([str(parent), "dir", 0o777, ""])
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        entries.append([name, "file", 0o666, data.decode("latin-1")])
+    entries.sort(key=lambda e: (e[1] != "dir", e[0].count("/")))  # parents first (zygote.build_work)
+    return _run(cmd, None, entries, limits, env, slot, binds, python_script)
+
+
+def _run(cmd: list[str], workdir: str | None, entries: list | None, limits: Limits | None, env: dict | None,
+         slot: int, binds: dict[str, str] | None, python_script: bool) -> Result:
+    if workdir is None:  # the one-sandbox-per-program path copies a host folder in: make one
+        if not _warm_applies(binds):
+            with tempfile.TemporaryDirectory(prefix="mmx-run-") as d:
+                for name, kind, _, data in entries:
+                    if kind == "dir":
+                        Path(d, name).mkdir(exist_ok=True)
+                    else:
+                        Path(d, name).write_bytes(data.encode("latin-1"))
+                return _run(cmd, d, None, limits, env, slot, binds, False)
     lim = limits or Limits()
-    workdir = str(Path(workdir).resolve())
     iso = isolation()
     isolated = iso["tool"] == "bubblewrap"
     if not isolated and not (_ALLOW_UNSAFE or os.environ.get("MMX_SANDBOX") == "none"):
@@ -300,6 +349,17 @@ def run(cmd: list[str], workdir: str | Path, limits: Limits | None = None, env: 
             uid = sandbox_uid(slot)
         except (OSError, RuntimeError) as e:
             return Result("sandbox_error", None, "", f"no sandbox uid: {e}", 0.0)
+    if _warm_applies(binds):
+        try:
+            if entries is None:
+                entries = _read_folder(workdir)
+        except OSError as e:
+            return Result("sandbox_error", None, "", f"could not read the work folder: {e}", 0.0)
+        r = warm.run(entries, exe, cmd[1:], full_env, lim, slot, iso["path"], uid, python_script)
+        if r is not None:
+            return r
+        if workdir is None:  # warm sandboxes just broke for good: the per-program path needs a host folder
+            return _run(cmd, None, entries, limits, env, slot, binds, False)
     fds: list[int] = []
     try:
         work = _work_folder(workdir, fds)
@@ -310,6 +370,36 @@ def run(cmd: list[str], workdir: str | Path, limits: Limits | None = None, env: 
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def _warm_applies(binds: dict | None) -> bool:
+    """Warm sandboxes (warm.py) need root (a uid to drop to) and no shared binds."""
+    if binds or not warm.enabled():
+        return False
+    iso = isolation()
+    return iso["tool"] == "bubblewrap" and bool(iso.get("as_root"))
+
+
+def _read_folder(workdir: str) -> list:
+    """A host work folder as zygote.build_work entries (parents before children)."""
+    entries = []
+    for root, dirs, files in os.walk(workdir):
+        rel = os.path.relpath(root, workdir)
+        for name in sorted(dirs) + sorted(files):
+            src, path = os.path.join(root, name), os.path.normpath(os.path.join(rel, name))
+            if os.path.islink(src):
+                entries.append([path, "link", 0, os.readlink(src)])
+                if name in dirs:
+                    dirs.remove(name)
+            elif name in dirs:
+                entries.append([path, "dir", 0o777, ""])
+            else:
+                if len(entries) >= MAX_FILES:
+                    raise OSError(f"{workdir} holds more than {MAX_FILES} files; a work folder is a program's own")
+                with open(src, "rb") as f:
+                    data = f.read()
+                entries.append([path, "file", os.stat(src).st_mode & 0o777 | 0o666, data.decode("latin-1")])
+    return entries
 
 
 def _work_folder(workdir: str, fds: list[int]) -> list[str]:
