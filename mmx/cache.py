@@ -369,11 +369,12 @@ def _call_with_backoff(fn: Callable[[list], list], batch: list) -> list:
 def cached_map(fn: Callable[[list], list], items: Sequence[Any], keys: Sequence[str], namespace: str,
                batch_size: int, cache: OutputCache, dist: Dist | None = None,
                sort_key: Callable[[Any], Any] | None = None, progress: Callable[[int], None] | None = None,
-               load: Callable[[Any], Any] | None = None) -> list[Any]:
+               load: Callable[[Any], Any] | None = None, timer: Any = None) -> list[Any]:
     """fn over items in batches, with the cache in front and the batches dealt across ranks.
 
     `sort_key` groups similar items (e.g. texts by length) into batches to cut padding; `load`
     turns an item into the model's input (e.g. decodes an image) in a thread pool, ahead of the model.
+    `timer` (mmx.speed.SpeedMeter.timer) is handed the seconds of each model call, and nothing around it.
     Returns outputs in the order of `items` on every rank.
     """
     dist = dist or Dist()
@@ -397,7 +398,10 @@ def cached_map(fn: Callable[[list], list], items: Sequence[Any], keys: Sequence[
                 inputs = nxt.result()
                 if j + 1 < len(mine):
                     nxt = pool.submit(prep, mine[j + 1])  # load the next batch while the model runs
+                t0 = time.perf_counter()
                 outs = _call_with_backoff(fn, inputs)
+                if timer is not None:
+                    timer.record(inputs, outs, time.perf_counter() - t0)
                 computed.update({keys[i]: o for i, o in zip(b, outs)})
                 if progress:
                     progress(len(b))

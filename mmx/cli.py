@@ -157,6 +157,9 @@ def compare(
     tasks: Optional[str] = typer.Option(None, help="only these tasks (comma-separated)"),
     languages: Optional[str] = typer.Option(None, help="only these languages (comma-separated)"),
     allow_different_data: bool = typer.Option(False, help="compare runs on different data (shared samples only)"),
+    speed_tolerance: Optional[float] = typer.Option(
+        None, help="also fail when a task's speed figure (results.json 'speed') is worse by more than this share "
+                   "(0.2 = 20% slower); both runs must be timed on the same device"),
     resamples: int = typer.Option(1000, help="bootstrap and permutation resamples"),
     seed: int = typer.Option(0, help="seed of the resampling"),
     format: str = typer.Option("table", help="table, md or json"),
@@ -176,12 +179,14 @@ def compare(
                   "recommended", highlight=False, markup=False, soft_wrap=True)
     result = compare_runs(load_run(baseline), load_run(new), metric=metric, threshold=threshold, alpha=alpha,
                           tasks=_split(tasks), languages=_split(languages),
-                          allow_different_data=allow_different_data, n_resamples=resamples, seed=seed)
+                          allow_different_data=allow_different_data, n_resamples=resamples, seed=seed,
+                          speed_tolerance=None if speed_tolerance is None else
+                          check_number("--speed-tolerance", speed_tolerance, low=0))
     result["verdict"] = verdict(result)
     render_compare(result, format, console)
     if format == "json":
         err.print(result["verdict"], markup=False, highlight=False, soft_wrap=True)
-    if result["regressions"]:
+    if result["regressions"] or result["speed_regressions"]:
         raise typer.Exit(1)
 
 

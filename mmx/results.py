@@ -207,6 +207,27 @@ class Dataset(TypedDict):
     languages: List[str]
 
 
+class SpeedFigure(TypedDict):
+    """One throughput figure (mmx/speed.py): pooled work / seconds (ttft_s: seconds / batches)."""
+    __pydantic_config__ = CLOSED  # type: ignore[misc]
+    value: float
+    unit: str
+    amount: float  # work timed: images, texts, audio seconds, tokens, programs or batches (ttft_s)
+    seconds: float  # seconds of model calls timed
+    batches: int
+    includes_warmup: bool  # true only where nothing but warm-up batches was timed
+
+
+class Speed(TypedDict):
+    """Throughput of a task's model calls, per language and pooled, on the named device (mmx/speed.py)."""
+    __pydantic_config__ = CLOSED  # type: ignore[misc]
+    device: str
+    world_size: int
+    note: str
+    overall: Dict[str, SpeedFigure]  # figure (images_per_s, rtfx, ...) -> value
+    languages: Dict[str, Dict[str, SpeedFigure]]
+
+
 class Execution(TypedDict):
     """Code tasks: the sandbox the programs ran in (mmx/execution/sandbox.py) and the pass rule."""
     __pydantic_config__ = OPEN  # type: ignore[misc]
@@ -239,6 +260,7 @@ class TaskResult(TypedDict):
     consistency: NotRequired[Dict[str, Consistency]]  # metric -> per pair of languages, on parallel data
     answer_grid: NotRequired[Dict[str, Dict[str, GridCell]]]  # question language -> answer entry -> cell
     bitext_grid: NotRequired[BitextGrid]  # the bitext kind: query language x content language top-1
+    speed: NotRequired[Speed]  # absent when no model call was timed (everything came from the cache)
     # result_extras of the built-in task kinds; a plugin's kind may add its own keys
     execution: NotRequired[Execution]
     normalizer: NotRequired[Dict[str, str]]

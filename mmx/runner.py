@@ -30,6 +30,7 @@ from mmx.data.catalog import provenance_for
 from mmx.report.aggregate import aggregate_task
 from mmx.metrics.tokenizers import run_section as tokenizer_section
 from mmx.results import check as check_schema
+from mmx.speed import SpeedMeter, device_name, merge_rows
 from mmx.schema import (RUN_JSON_VERSIONS, SCHEMA_VERSION, NullStore, RecordStore, code_version, redact_args,
                         redact_argv, write_json)
 from mmx.tasks.base import RunContext, TaskSpec, load_suite, load_task
@@ -182,8 +183,10 @@ def _run(req, spec, family, tasks, kinds, data, dist, device, out, identity) -> 
                      dist.is_main, model_key=mkey, cache=cache, dist=dist, device=device, load_model=load_model,
                      on_error=req.on_error, allow_unsafe_execution=req.allow_unsafe_execution)
     task_results = {}
+    warm: set = set()  # model operations run once already in this process: their next batches are not warm-up
     try:
         for t in tasks:
+            ctx.meter = SpeedMeter(warm=warm)
             path = out / "samples" / f"{t.name}.jsonl"
             store = RecordStore(path) if dist.is_main else None
             # Other ranks follow rank 0's resume state, so every rank takes the same steps.
@@ -194,8 +197,11 @@ def _run(req, spec, family, tasks, kinds, data, dist, device, out, identity) -> 
                 kinds[t.name].run(model, data[t.name], store, ctx)
             finally:
                 store.close()
+            if dist.enabled:  # every rank timed its own batches: one device's throughput from all of them
+                ctx.meter.rows = merge_rows(dist.all_gather(ctx.meter.rows))
             if not dist.is_main:
                 continue
+            speed = ctx.meter.section(device_name(device, run_info["host"]), dist.world)
             records = store.sorted_records()
             task_results[t.name] = {
                 "kind": t.kind, "yaml": str(t.path), "description": t.description,
@@ -210,6 +216,7 @@ def _run(req, spec, family, tasks, kinds, data, dist, device, out, identity) -> 
                                                            sorted({r.language for r in records})),
                                  primary=t.primary_metric),
                 **kinds[t.name].result_extras(),
+                **({"speed": speed} if speed else {}),
             }
         info = model.info() if dist.is_main else {}
     finally:

@@ -10,8 +10,8 @@ class CompletionServer(LocalServer):
     """``answer(prompt, i) -> text`` makes the i-th completion of a prompt; ``chat_answer(message, i)`` the
     i-th chat reply. ``.requests`` holds (path, body, Authorization header)."""
 
-    def __init__(self, answer, chat_answer=None):
-        self.answer, self.chat_answer = answer, chat_answer
+    def __init__(self, answer, chat_answer=None, usage=False):
+        self.answer, self.chat_answer, self.usage = answer, chat_answer, usage  # usage: word counts as tokens
         super().__init__(self._handle)
 
     def record(self, path, headers, body):
@@ -31,4 +31,8 @@ class CompletionServer(LocalServer):
                        for j in range(n)]
         else:
             return 404, {"error": {"message": f"no route {path}"}}
-        return 200, {"object": "text_completion", "model": body["model"], "choices": choices}
+        out = {"object": "text_completion", "model": body["model"], "choices": choices}
+        if self.usage and path == "/v1/completions":
+            out["usage"] = {"prompt_tokens": sum(len(p.split()) for p in prompts),
+                            "completion_tokens": sum(len(c["text"].split()) for c in choices)}
+        return 200, out

@@ -120,3 +120,9 @@ def test_torchrun_two_processes_match_a_single_process(tiny, tmp_path):
     b = sorted((tmp_path / "sharded" / "samples" / "probe_retrieval.jsonl").read_text().splitlines())
     assert a == b
     assert p.stdout.count("probe_retrieval (retrieval)") == 1  # only rank 0 prints the table
+    # speed: both ranks' timed batches pooled (each rank's first batch of an operation is its warm-up)
+    sp, one = sharded["tasks"]["probe_retrieval"]["speed"], single["tasks"]["probe_retrieval"]["speed"]
+    assert sp["world_size"] == 2 and one["world_size"] == 1
+    n_img = 48  # 6 batches of 8, 3 per rank: 2 timed on each rank, 5 timed in the single process
+    assert sp["overall"]["images_per_s"]["amount"] == n_img - 2 * 8
+    assert one["overall"]["images_per_s"]["amount"] == n_img - 8

@@ -1,5 +1,6 @@
 """End to end through the CLI: `mmx evaluate` on HumanEval-XL with an OpenAI-compatible server and a tiny LM."""
 import json
+import os
 import math
 from pathlib import Path
 
@@ -117,6 +118,11 @@ def test_an_early_successful_exit_scores_zero_end_to_end(shared_data, tmp_path, 
         # merged by the runner from CodeGeneration.result_extras: how programs were judged and isolated
         assert "token" in tasks[task]["execution"]["harness"]
         assert tasks[task]["execution"]["isolation"]["tool"] == "bubblewrap"
+        assert [s.split(":")[0] for s in tasks[task]["execution"]["sandboxes"]] == \
+            (["warm"] if os.geteuid() == 0 and os.environ.get("MMX_WARM_SANDBOX") != "0" else ["per-program"])
+        # speed: programs per second (sandbox included) and, without token counts from the server, samples/s
+        sp = tasks[task]["speed"]
+        assert sp["overall"]["programs_per_s"]["amount"] > 0 and "samples_per_s" in sp["languages"]["de"]
 
 
 def test_generation_options_are_validated(shared_data, tmp_path, capsys):

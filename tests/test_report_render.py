@@ -170,7 +170,7 @@ def test_real_asr_run_shows_rtfx_as_is_and_wer_x100(asr_run, capsys, tmp_path):
     assert row["rtfx"].split()[0] == f"{rtfx:.2f}" and row["wer x100 (lower=better)"].split()[0] == f"{100 * wer:.1f}"
     lo, hi = t["languages"]["en"]["ci"]["rtfx"]
     assert row["rtfx"] == f"{rtfx:.2f} [{lo:.2f}, {hi:.2f}]"
-    assert "Per language (scores x100 (rtfx as is))" in md
+    assert "Per language (scores x100 (rtfx as is); speed on cpu (" in md
     # JSON carries the scale; HTML shows the same cells.
     code, js, _ = cli(capsys, "report", asr_run, "--format", "json")
     assert json.loads(js)["tasks"]["probe_asr"]["metric_defs"]["rtfx"]["scale"] == 1.0

@@ -8,6 +8,7 @@ temperature 0 is greedy decoding (then the n completions are the same); above 0,
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from mmx.capabilities import CodeGenerator, TextEncoder
 from mmx.errors import MmxError
 from mmx.metrics.code_extract import CHAT_INSTRUCTION, answer_to_completion, chat_message, parse_flag
 from mmx.models.base import load_pretrained, mark_random_weights, pick_dtype
+from mmx.models.genstats import FirstToken, GenerationStats, count_generated
 from mmx.models.openai_client import TRANSPORT_ARGS, model_client
 from mmx.registry import register_model
 
@@ -93,14 +95,19 @@ class HFCausalLM(CodeGenerator, TextEncoder):
         out: list[list[str]] = [[] for _ in prompts]
         torch.manual_seed(seed)
         todo = n if sample else 1  # greedy: one decode, copied n times
+        stats = self.last_generation = GenerationStats()  # tokens and first-token time: mmx/speed.py
+        stop_ids = set(eos.get("eos_token_id") or [self.tokenizer.eos_token_id])
         while todo > 0:
             k = min(todo, self.samples_per_call)
             kw = dict(do_sample=True, temperature=float(temperature), top_p=0.95) if sample else dict(do_sample=False)
             with torch.inference_mode():
                 crit = [_StopInCompletion(self.tokenizer, stop, width)] if stop else []
+                first = FirstToken()
                 gen = self.model.generate(**enc, max_new_tokens=int(max_new_tokens), num_return_sequences=k,
                                           pad_token_id=self.tokenizer.pad_token_id, top_k=None,
-                                          stopping_criteria=crit, **eos, **kw)
+                                          stopping_criteria=crit, streamer=first, **eos, **kw)
+            stats.add(enc["attention_mask"].sum(), count_generated(gen[:, width:], stop_ids,
+                                                                   self.tokenizer.pad_token_id), first)
             texts = self.tokenizer.batch_decode(gen[:, width:], skip_special_tokens=True)
             for i, t in enumerate(texts):  # rows are prompt-major: prompt i's k samples are adjacent
                 out[i // k].append(answer_to_completion(prompts[i // k], t) if self.chat else trim_at_stop(t, stop))
@@ -171,9 +178,18 @@ class OpenAICompatible(CodeGenerator):
     def complete(self, prompts, n=1, temperature=0.0, max_new_tokens=512, stop=None, seed=1234):
         common = {"model": self.name, "n": n, "temperature": float(temperature), "max_tokens": int(max_new_tokens),
                   "seed": seed, **({"top_p": 0.95} if temperature > 0 else {})}
+        stats, lock, usage_seen = GenerationStats(), threading.Lock(), []
+
+        def count(resp: dict) -> None:  # the server's token counts, where it reports them (no first-token time)
+            u = resp.get("usage") or {}
+            if "completion_tokens" in u:
+                with lock:
+                    stats.add(u.get("prompt_tokens") or 0, u["completion_tokens"], None)
+                    usage_seen.append(1)
 
         def one_completion(p: str) -> list[str]:  # one request per prompt: the server batches concurrent ones
             resp = self.client.completions({**common, "prompt": p, **({"stop": stop[:4]} if stop else {})})
+            count(resp)
             choices = sorted(resp.get("choices") or [], key=lambda c: c.get("index", 0))
             if len(choices) != n:
                 raise MmxError(f"{self.base_url}/completions returned {len(choices)} choices for n={n}")
@@ -181,12 +197,15 @@ class OpenAICompatible(CodeGenerator):
 
         def one_chat(p: str) -> list[str]:  # the same user turn and extraction as hf-causal's chat mode
             resp = self.client.chat_completions({**common, "messages": [{"role": "user", "content": chat_message(p)}]})
+            count(resp)
             choices = sorted(resp.get("choices") or [], key=lambda c: c.get("index", 0))
             if len(choices) != n:
                 raise MmxError(f"{self.base_url}/chat/completions returned {len(choices)} choices for n={n}")
             return [answer_to_completion(p, c["message"]["content"] or "") for c in choices]
 
-        return self.client.map(one_completion if self.mode == "completions" else one_chat, list(prompts))
+        out = self.client.map(one_completion if self.mode == "completions" else one_chat, list(prompts))
+        self.last_generation = stats if len(usage_seen) == len(out) else None  # partial counts would mislead
+        return out
 
 
 def build_tiny_causal_lm(out_dir: str | os.PathLike, seed: int = 0) -> str:

@@ -26,6 +26,7 @@ from mmx.capabilities import PromptTooLong, VisionLanguageModel  # noqa: F401 (P
 from mmx.errors import MmxError
 from mmx.metrics.code_extract import parse_flag
 from mmx.models.base import load_pretrained, pick_dtype
+from mmx.models.genstats import FirstToken, GenerationStats, count_generated, stop_ids
 from mmx.models.openai_client import TRANSPORT_ARGS, OpenAIError, model_client, user_message
 from mmx.registry import register_model
 
@@ -120,10 +121,14 @@ class HFVisionLanguage(VisionLanguageModel):
             return []
         enc = self._to_device(self._encode(batch))
         width = enc["input_ids"].shape[1]
+        first = FirstToken()  # tokens and first-token time for the speed figures (mmx/speed.py)
         with torch.inference_mode():
             out = self.model.generate(**enc, max_new_tokens=int(max_new_tokens), do_sample=False, num_beams=1,
                                       pad_token_id=self.tokenizer.pad_token_id, top_k=None, top_p=None,
-                                      temperature=None)
+                                      temperature=None, streamer=first)
+        self.last_generation = GenerationStats()
+        self.last_generation.add(enc["attention_mask"].sum(), count_generated(
+            out[:, width:], stop_ids(self.model, self.tokenizer), self.tokenizer.pad_token_id), first)
         return [t.strip() for t in self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)]
 
     def score_options(self, batch):

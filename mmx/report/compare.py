@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from mmx.report.speed import SPEED_HEADER, speed_changes, speed_rows, speed_verdict
 from mmx.errors import MmxError
 from mmx.metrics import defs as metric_display
 from mmx.metrics.defs import spec_of_def
@@ -155,7 +156,7 @@ def _check_tasks(base: Run, new: Run, tasks: list[str] | None, allow_different_d
 def compare_runs(base: Run, new: Run, metric: str | None = None, threshold: float = 0.01, alpha: float = 0.05,
                  tasks: list[str] | None = None, languages: list[str] | None = None,
                  allow_different_data: bool = False, n_resamples: int = stats.N_RESAMPLES,
-                 seed: int = stats.SEED) -> dict:
+                 seed: int = stats.SEED, speed_tolerance: float | None = None) -> dict:
     if threshold < 0 or not 0 < alpha < 1:
         raise MmxError(f"--threshold must be >= 0 and --alpha in (0, 1); got {threshold} and {alpha}")
     names = _check_tasks(base, new, tasks, allow_different_data)
@@ -190,15 +191,21 @@ def compare_runs(base: Run, new: Run, metric: str | None = None, threshold: floa
         additive = spec_of_def(c.metric, base.defs(c.task)[c.metric]).reducer in ("mean", "ratio")
         c.mde = c.min_pairs / c.n if c.n and scale == 100 and additive else None
         warnings += detectability_warning(c, threshold, alpha, len(tested), base.defs(c.task))
+    speed, speed_regs = [], []
+    if speed_tolerance is not None:  # mmx/report/speed.py: pooled figures of each task, same device only
+        speed, speed_regs, speed_notes = speed_changes(base, new, names, speed_tolerance)
+        notes += speed_notes
     return {"baseline": {"dir": str(base.dir), "model": base.results.get("model", {}).get("spec"),
                          "random_weights": base.random_weights},
             "new": {"dir": str(new.dir), "model": new.results.get("model", {}).get("spec"),
                     "random_weights": new.random_weights},
             "settings": {"threshold": threshold, "alpha": alpha, "correction": "holm", "n_resamples": n_resamples,
-                         "seed": seed, "ci_level": stats.LEVEL, "test": "paired permutation (two-sided)"},
+                         "seed": seed, "ci_level": stats.LEVEL, "test": "paired permutation (two-sided)",
+                         "speed_tolerance": speed_tolerance},
             "changes": [{**asdict(c), "gain": c.gain, "scale": base.defs(c.task)[c.metric].get("scale"),
                          "unit": base.defs(c.task)[c.metric].get("unit")} for c in changes],
             "regressions": [f"{c.task}/{c.language}" for c in changes if c.regression],
+            "speed": speed, "speed_regressions": speed_regs,
             "notes": notes, "warnings": warnings}
 
 
@@ -289,6 +296,11 @@ def _fmt(c: dict, v, signed: bool = False) -> str:
 
 
 def verdict(result: dict) -> str:
+    sv = speed_verdict(result)
+    return _score_verdict(result) + (f"; {sv}" if sv else "")
+
+
+def _score_verdict(result: dict) -> str:
     s = result["settings"]
     regs = [c for c in result["changes"] if c["regression"]]
     if not regs:
@@ -347,6 +359,9 @@ def render_compare(result: dict, fmt: str, console) -> None:
                  LEGEND + ".", "",
                  "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
         lines += ["| " + " | ".join(r) + " |" for r in _rows(result)]
+        if result.get("speed"):
+            lines += ["", "| " + " | ".join(SPEED_HEADER) + " |", "|" + "---|" * len(SPEED_HEADER)]
+            lines += ["| " + " | ".join(r) + " |" for r in speed_rows(result)]
         console.print("\n".join(lines) + "\n", markup=False, highlight=False, soft_wrap=True)
     else:
         from rich.table import Table
@@ -357,4 +372,9 @@ def render_compare(result: dict, fmt: str, console) -> None:
         for r in _rows(result):
             tbl.add_row(*r, style="bold red" if r[-1] == "REGRESSION" else None)
         console.print(tbl)
+        if result.get("speed"):
+            st = Table(*SPEED_HEADER, title="speed: pooled figures of each task, same device", title_justify="left")
+            for r in speed_rows(result):
+                st.add_row(*r, style="bold red" if r[-1] else None)
+            console.print(st)
     console.print(verdict(result), markup=False, highlight=False, soft_wrap=True)

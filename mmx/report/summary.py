@@ -11,6 +11,7 @@ from mmx.metrics.defs import format_ci, format_value, scale_note
 from mmx.report.run import Run
 from mmx.metrics.tokenizers import report_tables as tokenizer_tables
 from mmx.report.consistency import tables as consistency_tables
+from mmx.report.speed import speed_columns
 
 RANDOM_NOTE = ("RANDOM WEIGHTS: this model was built with random weights for a smoke test; "
                "its scores are chance level and say nothing about a real model.")
@@ -56,6 +57,7 @@ def summarize(run: Run) -> dict:
             **({"provenance": t["provenance"]} if t.get("provenance") else {}),
             **{k: t[k] for k in ("consistency", "answer_grid") if t.get(k)},  # mmx/report/consistency.py
             **({"bitext_grid": t["bitext_grid"]} if t.get("bitext_grid") else {}),  # mmx/tasks/bitext.py
+            **({"speed": t["speed"]} if t.get("speed") else {}),  # mmx/speed.py
             "languages_without_results": [c for c in expected if c not in langs],
         }
     return out
@@ -120,18 +122,22 @@ def _overview(s: dict) -> list[str]:
 def task_tables(t: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     """(caption, header, rows) of a task's tables: per language, spread, and per group."""
     metrics, primary, defs = t["metrics"], t["primary_metric"], t["metric_defs"]
-    head = ["lang", "name", "script", "res."] + [_direction(defs, m) for m in metrics] + [f"gap {primary}"]
+    s_head, s_cells, s_pooled, s_note = speed_columns(t)  # mmx/report/speed.py: throughput beside the scores
+    blank = [""] * len(s_head)
+    head = ["lang", "name", "script", "res."] + [_direction(defs, m) for m in metrics] + [f"gap {primary}"] + s_head
     rows = []
     for code, d in t["languages"].items():
         gap = (d["gap_to_en"] or {}).get(primary)
         rows.append([code, d["name"], d["script"], str(d["resource_level"])]
                     + [with_ci(m, defs, d["metrics"][m], d["ci"].get(m)) for m in metrics]
-                    + [with_ci(primary, defs, gap, (d["gap_to_en_ci"] or {}).get(primary), signed=True)])
+                    + [with_ci(primary, defs, gap, (d["gap_to_en_ci"] or {}).get(primary), signed=True)]
+                    + s_cells.get(code, ["-"] * len(s_head)))
     ov = t["overall"]
     rows.append(["macro", "", "", ""] + [with_ci(m, defs, ov["macro"][m], (ov.get("macro_ci") or {}).get(m))
-                                         for m in metrics] + [""])
-    rows.append(["micro", "", "", ""] + [format_value(m, ov["micro"][m], defs=defs) for m in metrics] + [""])
-    out = [(f"Per language ({scale_note(metrics, defs)})", head, rows)]
+                                         for m in metrics] + [""] + blank)
+    rows.append(["micro", "", "", ""] + [format_value(m, ov["micro"][m], defs=defs) for m in metrics] + [""]
+                + s_pooled)
+    out = [(f"Per language ({scale_note(metrics, defs)}{'; ' + s_note if s_note else ''})", head, rows)]
     sp = [(m, t["spread"].get(m)) for m in metrics if t["spread"].get(m)]
     if sp:
         def f(m, v):

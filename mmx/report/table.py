@@ -63,3 +63,7 @@ def render_tables(results: dict, console: Console | None = None) -> None:
                 row.append(format_ci(primary, (task["overall"].get(f"{label}_ci") or {}).get(primary), defs=defs))
             tbl.add_row(*(row + ([""] if gap else [])), style="bold")
         console.print(tbl)
+        sp = task.get("speed")  # mmx/speed.py; per language in `mmx report`
+        if sp:
+            console.print(f"speed ({sp['device']}): " + ", ".join(
+                f"{f} {v['value']:.4g} {v['unit']}" for f, v in sp["overall"].items()), markup=False, highlight=False)

@@ -109,7 +109,8 @@ class ASR(TaskKind):
         outs = cached_map(transcribe, items, keys, namespace=f"{ctx.model_key}|{self.cache_op}|{lang}",
                           batch_size=ctx.batch_size,
                           cache=ctx.cache, dist=ctx.dist, sort_key=lambda it: durs[it.id],
-                          load=lambda it: self._load(it, ctx), progress=bar.update)
+                          load=lambda it: self._load(it, ctx), progress=bar.update,
+                          timer=ctx.timer(self.cache_op, "rtfx", lang, amount=_audio_seconds))
         records, skipped = [], 0
         for it, o in zip(items, outs):
             if "error" in o:
@@ -128,3 +129,8 @@ class ASR(TaskKind):
             print(f"{self.spec.name}: skipped {skipped} sample(s) of {lang} with unusable audio (their records "
                   "hold the error under extra.error)", file=sys.stderr)
         store.write([r for r in records if not store.has(r.id)])
+
+
+def _audio_seconds(inputs: list, outputs: list) -> float:
+    """Seconds of audio transcribed in a batch (its RTFx for mmx/speed.py; unreadable files do not count)."""
+    return sum(o.get("audio_s", 0.0) for o in outputs if "error" not in o)

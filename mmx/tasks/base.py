@@ -300,3 +300,8 @@ class RunContext:
     # load_model(ModelSpec, family) -> a lazy model with .cache_key: how a task kind loads a model besides the
     # evaluated one (the TTS task's ASR judge) exactly as the runner loads that one (mmx/runner.py model_loader)
     load_model: Any = None
+    meter: Any = None  # mmx.speed.SpeedMeter of the task being run: the throughput figures of results.json
+
+    def timer(self, operation: str, figure: str | None, language: str | None = None, amount=None):
+        """The timer a task kind hands cached_map for one model operation (mmx/speed.py); None: not timed."""
+        return self.meter.timer(operation, figure, language, amount) if self.meter is not None else None

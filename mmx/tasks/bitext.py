@@ -112,7 +112,8 @@ class Bitext(TaskKind):
                   leave=False) as bar:
             # same namespace as the retrieval kind's captions: a CLIP model's text embeddings are shared
             rows = cached_map(fn, texts, texts, namespace=f"{ctx.model_key}|text-emb", batch_size=ctx.batch_size,
-                              cache=ctx.cache, dist=ctx.dist, sort_key=len, progress=bar.update)
+                              cache=ctx.cache, dist=ctx.dist, sort_key=len, progress=bar.update,
+                              timer=ctx.timer("text-emb", "texts_per_s"))  # batches mix languages: overall only
         out, at = {}, 0
         for lang in data.texts:
             n = len(data.texts[lang])

@@ -84,7 +84,7 @@ class CodeReasoning(CodeGeneration):
 
     def _chunk(self, model, ex, probs, store, ctx) -> None:
         g = self.gen
-        outs = self.complete(model, [self.prompt(p) for p in probs], STOP, ctx)
+        outs = self.complete(model, [self.prompt(p) for p in probs], STOP, ctx, languages=[p.language for p in probs])
         answers = [[answer_of(c) for c in comps] for comps in outs]
         jobs = {}  # program text -> program, for the answers that run
         programs = []

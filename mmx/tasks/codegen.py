@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 
 from pydantic import Field
 from tqdm import tqdm
@@ -28,6 +29,12 @@ from mmx.execution.pool import default_workers, execute_many
 from mmx.metrics.passk import pass_at_k
 from mmx.registry import register_task_kind
 from mmx.schema import Record
+from mmx.speed import generation_amount
+
+SANDBOX_MODES = {  # Result.extra["sandbox"] -> what results.json says (mmx/execution/sandbox.py, warm.py)
+    "warm": "warm: one bubblewrap sandbox per worker, a fresh forked child, work folder and cleanup per program",
+    "per-program": "per-program: a new bubblewrap sandbox (or rlimits only, where allowed) for every program",
+}
 from mmx.tasks.base import RunContext, TaskKind
 from mmx.tasks.config import Options
 
@@ -71,7 +78,9 @@ class CodeGeneration(TaskKind):
         return data
 
     def result_extras(self) -> dict:
-        return {"execution": {"isolation": getattr(self, "isolation", None), "harness": harness.DESCRIPTION}}
+        modes = sorted(getattr(self, "sandbox_modes", set()))  # how this run's programs were sandboxed
+        return {"execution": {"isolation": getattr(self, "isolation", None), "harness": harness.DESCRIPTION,
+                              "sandboxes": [SANDBOX_MODES.get(m, m) for m in modes]}}
 
     def ks(self) -> list[int]:
         return [int(m.split("@")[1]) for m in self.spec.metrics if m.startswith("pass@")]
@@ -93,24 +102,44 @@ class CodeGeneration(TaskKind):
                 self._chunk(model, ex, todo[i:i + CHUNK], store, ctx)
                 bar.update(len(todo[i:i + CHUNK]))
 
-    def complete(self, model, prompts: list[str], stop: list[str], ctx: RunContext) -> list[list[str]]:
-        """n completions per prompt with the task's generation options, through the output cache."""
+    def complete(self, model, prompts: list[str], stop: list[str], ctx: RunContext,
+                 languages: list[str] | None = None) -> list[list[str]]:
+        """n completions per prompt with the task's generation options, through the output cache. With
+        ``languages`` (one per prompt), each language is batched and timed apart (mmx/speed.py)."""
         g = self.gen
         settings = json.dumps({"n": g["n"], "t": g["temperature"], "max": g["max_new_tokens"], "stop": stop,
                                "seed": ctx.seed}, sort_keys=True)
-        return cached_map(lambda batch: model.complete(batch, n=g["n"], temperature=g["temperature"],
-                                                       max_new_tokens=g["max_new_tokens"], stop=stop, seed=ctx.seed),
-                          prompts, prompts, namespace=f"{ctx.model_key}|complete|{settings}",
-                          batch_size=ctx.batch_size, cache=ctx.cache, dist=ctx.dist, sort_key=len)
+
+        def run(ps: list[str], lang: str | None) -> list[list[str]]:
+            return cached_map(lambda batch: model.complete(batch, n=g["n"], temperature=g["temperature"],
+                                                           max_new_tokens=g["max_new_tokens"], stop=stop,
+                                                           seed=ctx.seed),
+                              ps, ps, namespace=f"{ctx.model_key}|complete|{settings}", batch_size=ctx.batch_size,
+                              cache=ctx.cache, dist=ctx.dist, sort_key=len,
+                              timer=ctx.timer("complete", None, lang, amount=generation_amount(model)))
+
+        if languages is None:
+            return run(list(prompts), None)
+        out: list = [None] * len(prompts)
+        for lang in dict.fromkeys(languages):
+            idx = [i for i, x in enumerate(languages) if x == lang]
+            for i, o in zip(idx, run([prompts[i] for i in idx], lang)):
+                out[i] = o
+        return out
 
     def _chunk(self, model, ex, probs, store, ctx) -> None:
         g = self.gen
         stop = list(dict.fromkeys(ex.stop + [s for p in probs for s in p.stop]))
-        outs = self.complete(model, [p.prompt for p in probs], stop, ctx)
+        outs = self.complete(model, [p.prompt for p in probs], stop, ctx, languages=[p.language for p in probs])
         programs = [[ex.program(p.prompt, c, p.test, p.entry_point, p.style) for c in comps]
                     for p, comps in zip(probs, outs)]
         unique = list(dict.fromkeys(src for progs in programs for src in progs))
+        t0 = time.perf_counter()
         results = dict(zip(unique, execute_many([(ex, src) for src in unique], workers=g["workers"])))
+        self.sandbox_modes = getattr(self, "sandbox_modes", set()) | {r.extra.get("sandbox", "per-program")
+                                                                      for r in results.values()}
+        if ctx.meter is not None and unique:  # programs/s, sandbox included: a chunk's languages share the pool
+            ctx.meter.add("programs_per_s", None, len(unique), time.perf_counter() - t0)
         records = []
         for p, comps, progs in zip(probs, outs, programs):
             res = [results[src] for src in progs]

@@ -50,7 +50,7 @@ class Retrieval(TaskKind):
     def _image_embeddings(self, model, data, ctx: RunContext) -> torch.Tensor:
         keys = [file_key(p) for p in data.image_paths]  # content, not name: a replaced file is re-encoded
         items = list(zip(data.image_ids, data.image_paths))
-        return self._encode(model, "image", items, keys, ctx,
+        return self._encode(model, "image", items, keys, ctx, timer=ctx.timer("image-emb", "images_per_s"),
                             load=lambda it: load_image(it[1], it[0], self.spec.name))
 
     def run(self, model, data, store, ctx: RunContext) -> None:
@@ -82,7 +82,8 @@ class Retrieval(TaskKind):
         if not texts:
             raise MmxError(f"{self.spec.name}: language {lang} has no captions in {data.source}")
         # Batches of similar length cut padding; keys are the texts themselves.
-        txt = self._encode(model, "text", texts, texts, ctx, sort_key=len)
+        txt = self._encode(model, "text", texts, texts, ctx, sort_key=len,
+                          timer=ctx.timer("text-emb", "texts_per_s", lang))
         cut = cached_map(lambda batch: truncation_flags(model, batch), texts, texts,
                          namespace=f"{ctx.model_key}|truncated", batch_size=ctx.batch_size, cache=ctx.cache,
                          dist=ctx.dist)

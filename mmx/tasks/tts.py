@@ -129,7 +129,7 @@ class TTS(TaskKind):
         # Synthesis batches are dealt across ranks too; waveforms are not cached (large, and cheap to remake).
         spoken = cached_map(lambda batch: self._synthesize(model, lang, batch), items, [it.id for it in items],
                             namespace="tts", batch_size=ctx.batch_size, cache=OutputCache(enabled=False),
-                            dist=ctx.dist)
+                            dist=ctx.dist, timer=ctx.timer("synthesize", "rtfx", lang, amount=_spoken_seconds))
         fails = [failure(w) for w, _ in spoken]
         ok = [j for j, f in enumerate(fails) if f is None]
 
@@ -157,3 +157,8 @@ class TTS(TaskKind):
                                   extra={"asr_model": self.asr_spec, "sample_rate": rate, **lid,
                                          **({"failure": f} if f else {})}))
         return records
+
+
+def _spoken_seconds(inputs: list, outputs: list) -> float:
+    """Seconds of speech a synthesis batch produced: its RTFx for mmx/speed.py."""
+    return sum(len(w) / rate for w, rate in outputs if rate)

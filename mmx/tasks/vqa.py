@@ -37,6 +37,7 @@ from mmx.metrics.lid import fidelity
 from mmx.metrics.vqa import exact_match, normalize_answer, vqa_accuracy
 from mmx.registry import register_task_kind
 from mmx.schema import Record
+from mmx.speed import generation_amount
 from mmx.tasks.base import RunContext, TaskKind
 from mmx.tasks.config import Options
 
@@ -166,7 +167,8 @@ class VQA(TaskKind):
             size = max(CHUNK, 4 * ctx.batch_size)
             for start in range(0, len(todo), size):
                 chunk = todo[start:start + size]
-                store.write(self._chunk(model, chunk, ctx, empty))
+                for lang in dict.fromkeys(s.language for s in chunk):  # one language a call: timed per language
+                    store.write(self._chunk(model, [s for s in chunk if s.language == lang], ctx, empty))
                 bar.update(len(chunk))
         if empty:
             print(f"note: {self.spec.name}: the model gave an empty answer to "
@@ -201,6 +203,7 @@ class VQA(TaskKind):
 
             outs = cached_map(gen, open_s, keys, namespace=f"{ctx.model_key}|vlm-generate", batch_size=ctx.batch_size,
                               cache=ctx.cache, dist=ctx.dist, load=lambda s: (s, self._load(s)),
+                              timer=ctx.timer("vlm-generate", None, samples[0].language, generation_amount(model)),
                               sort_key=lambda s: len(s.question))  # similar lengths batch together: less padding
             for s, out in zip(open_s, outs):
                 if not out.strip():
@@ -214,7 +217,8 @@ class VQA(TaskKind):
                                   [(ims, self.prompt(s), list(s.options)) for s, ims in batch])
 
             outs = cached_map(score, mc_s, keys, namespace=f"{ctx.model_key}|vlm-options", batch_size=ctx.batch_size,
-                              cache=ctx.cache, dist=ctx.dist, load=lambda s: (s, self._load(s)))
+                              cache=ctx.cache, dist=ctx.dist, load=lambda s: (s, self._load(s)),
+                              timer=ctx.timer("vlm-options", "samples_per_s", samples[0].language))
             for s, lls in zip(mc_s, outs):
                 pred = max(range(len(lls)), key=lambda i: lls[i])
                 records.append(Record(id=s.id, language=s.language, prediction=s.options[pred],

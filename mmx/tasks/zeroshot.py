@@ -69,7 +69,7 @@ class ZeroShotClassification(TaskKind):
             return
         keys = [file_key(p) for p in data.image_paths]
         items = list(zip(data.image_ids, data.image_paths))
-        img = self._encode(model, "image", items, keys, ctx, load=lambda it: load_image(it[1], it[0], self.spec.name))
+        img = self._encode(model, "image", items, keys, ctx, timer=ctx.timer("image-emb", "images_per_s"), load=lambda it: load_image(it[1], it[0], self.spec.name))
         require_finite(img, [f"image {i}" for i in data.image_ids], "image embeddings", self.spec.name, model)
         labels = torch.tensor(data.labels)
         for lang in tqdm(todo, desc=f"{self.spec.name}: languages", unit="lang", disable=not ctx.progress):
@@ -77,7 +77,8 @@ class ZeroShotClassification(TaskKind):
 
     def _class_embeddings(self, model, names: list[str], tpls: list[str], ctx, lang: str = "") -> torch.Tensor:
         texts = [t.replace("{name}", "{}").format(n) for n in names for t in tpls]
-        emb = self._encode(model, "text", texts, texts, ctx, sort_key=len)
+        emb = self._encode(model, "text", texts, texts, ctx, sort_key=len,
+                           timer=ctx.timer("text-emb", "texts_per_s", lang or None))
         require_finite(emb, [repr(t) for t in texts], f"class prompt embeddings of language {lang}",
                        f"{self.spec.name} ({lang})", model)
         emb = emb.view(len(names), len(tpls), -1).mean(1)
