@@ -230,3 +230,33 @@ def test_bad_syntax_and_args(tiny, tmp_path):
     (empty / "open_clip_model.safetensors").unlink()
     with pytest.raises(MmxError, match="no weights"):
         load(f"open_clip:{empty}")
+
+
+def test_open_clip_text_path_matches_open_clip_and_flags_cuts_from_the_same_pass(loaded):
+    """encode_texts tokenises once (the truncation flags come from that pass) and runs the causal text tower
+    over the batch's longest text only: the same embeddings as open_clip's own encode_text on full padding."""
+    from mmx.metrics.tokenizers import from_open_clip
+
+    m = loaded["open_clip"]
+    assert m._trim and m._context == 32
+    texts = ["a", "two blue triangles", " ".join(["a"] * 30), " ".join(["a"] * 31), " ".join(["b"] * 60), *SCRIPTS]
+    ref_tokens = m.tokenizer(texts)
+    assert torch.equal(m._tokens(texts), ref_tokens)  # cut texts end in <end>, as open_clip cuts them
+    m._cut.clear()
+    got = m.encode_texts(texts)
+    with torch.inference_mode():
+        ref = torch.nn.functional.normalize(m.model.encode_text(ref_tokens), dim=-1)
+    assert torch.allclose(got, ref, atol=1e-5)
+    short = texts[:2]  # a batch of short texts: most of the 32 columns are cut away
+    with torch.inference_mode():
+        ref_short = torch.nn.functional.normalize(m.model.encode_text(m.tokenizer(short)), dim=-1)
+    assert torch.allclose(m.encode_texts(short), ref_short, atol=1e-5)
+    slow = from_open_clip(m.tokenizer, m.name)
+    m._cut.clear()
+    m.encode_texts(texts)
+    flags = m.truncated(texts)  # answered from encode_texts' pass, and forgotten after
+    assert flags == [slow.truncated(t) for t in texts] == [False, False, False, True, True] + [False] * len(SCRIPTS)
+    assert not m._cut
+    assert m.truncated(["never encoded " * 20]) == [True]  # no pass to read: tokenised on its own
+    m.encode_texts(["same", "same", "b " * 40])
+    assert m.truncated(["same", "same", "b " * 40]) == [False, False, True]  # a text twice in a batch

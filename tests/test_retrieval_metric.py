@@ -244,3 +244,24 @@ def test_zeroshot_refuses_non_finite_embeddings_never_counts_a_hit(tmp_path):
     txt["dog"] = torch.tensor([float("inf"), 0.0, 0.0])
     with pytest.raises(MmxError, match="1 of 3 class prompt embeddings of language en .*'dog'"):
         _zeroshot(tmp_path, torch.eye(3), txt)
+
+
+def test_top_k_orders_equal_scores_by_index_and_nan_last():
+    s = torch.tensor([[0.5, 0.9, 0.5, float("nan"), 0.5],
+                      [float("nan"), 0.1, 0.2, 0.3, 0.4]])
+    assert top_k_indices(s, 4).tolist() == [[1, 0, 2, 4], [4, 3, 2, 1]]
+    assert top_k_indices(s, 9).tolist() == [[1, 0, 2, 4, 3], [4, 3, 2, 1, 0]]  # k above the gallery: all of it
+
+
+def test_numpy_and_half_precision_inputs_give_the_same_recall():
+    g = torch.Generator().manual_seed(3)
+    s = torch.randn(40, 30, generator=g)
+    s[5, :] = s[5, 0]  # a query whose every score ties
+    rel = torch.rand(40, 30, generator=g) < 0.1
+    ref = recall_at_k(s, rel)
+    for scores, relevant in ((s.numpy(), rel.numpy()), (s.T.numpy().T, rel)):  # a transposed view too
+        got = recall_at_k(scores, relevant)
+        assert all(torch.equal(torch.nan_to_num(got[k], -1.0), torch.nan_to_num(ref[k], -1.0)) for k in ref)
+    half = recall_at_k(s.to(torch.bfloat16), rel)  # compared in float32 after the cast
+    assert half[1].shape == (40,)
+    assert top_k_indices(s.numpy(), 5).tolist() == top_k_indices(s, 5).tolist()

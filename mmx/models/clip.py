@@ -311,6 +311,59 @@ def _open_clip_source(open_clip: Any, name: str) -> tuple[str, str | None, Path 
     return arch, pretrained, None
 
 
+def _simple_context(tokenizer: Any) -> int | None:
+    """The context length of open_clip's CLIP BPE tokenizer (SimpleTokenizer: zero padding, cut at the
+    context length with <end> kept last), None for any other tokenizer (HF-wrapped, or a reduction mode)."""
+    try:
+        from open_clip.tokenizer import SimpleTokenizer
+    except ImportError:
+        return None
+    if type(tokenizer) is not SimpleTokenizer or getattr(tokenizer, "reduction_fn", None) is not None:
+        return None
+    n = getattr(tokenizer, "context_length", None)
+    return int(n) if n and getattr(tokenizer, "eot_token_id", None) is not None else None
+
+
+def _encode_trimmed(model: Any, tokens: torch.Tensor) -> torch.Tensor:
+    """open_clip CLIP's encode_text over the columns up to the batch's longest text only.
+
+    The CLIP text tower is causal: a position sees only the ones before it, and the pooled position (the
+    <end> token, or the first) comes before the padding, so the padding columns after the longest text change
+    nothing but cost most of the compute (probe captions are 10-20 of CLIP's 77 tokens). Same steps as
+    open_clip.model.CLIP.encode_text, with the positional embedding and the causal mask cut to that length.
+    """
+    from open_clip.transformer import text_global_pool
+
+    used = (tokens != 0).any(0).nonzero()
+    n = int(used[-1]) + 1 if len(used) else 1
+    tokens = tokens[:, :n]
+    cast = model.transformer.get_cast_dtype()
+    x = model.token_embedding(tokens).to(cast) + model.positional_embedding[:n].to(cast)
+    x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask[:n, :n]))
+    x = text_global_pool(x, tokens, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None))
+    if model.text_projection is not None:
+        x = model.text_projection(x) if isinstance(model.text_projection, torch.nn.Linear) else x @ model.text_projection
+    return x
+
+
+def _can_trim(model: Any, tokenizer: Any, device: str) -> bool:
+    """Whether _encode_trimmed may replace encode_text for this model: a plain open_clip CLIP with a causal
+    text mask, zero padding and a pooling that never reads past <end>; checked once against encode_text."""
+    try:
+        from open_clip.model import CLIP
+    except ImportError:
+        return False
+    if (type(model) is not CLIP or getattr(model, "attn_mask", None) is None or _simple_context(tokenizer) is None
+            or getattr(model, "text_pool_type", None) not in ("argmax", "eos", "first")):
+        return False
+    probe = tokenizer(["a", "two blue triangles on the left of a red circle"]).to(device)
+    try:
+        with torch.inference_mode():
+            return bool(torch.allclose(_encode_trimmed(model, probe), model.encode_text(probe), rtol=1e-3, atol=1e-5))
+    except Exception:  # noqa: BLE001  (an open_clip whose CLIP differs from what this mirrors: use encode_text)
+        return False
+
+
 @register_model("open_clip")
 class OpenClip(_DualEncoder):
     """open_clip models, including the multilingual xlm-roberta ones."""
@@ -335,6 +388,11 @@ class OpenClip(_DualEncoder):
             raise MmxError(f"could not load open_clip model {name!r} (offline, or not cached?): {first}. "
                            f"{_OPEN_CLIP_HELP}") from e
         self.model = _fast_layout(model, self.device).eval()
+        # CLIP's own BPE tokenizer, cutting at context_length: one pass gives both the model's tokens and
+        # the truncation flags (_tokens), so truncated() needs no second tokenisation of the same captions.
+        self._context = _simple_context(self.tokenizer)
+        self._cut: dict[str, bool] = {}  # text -> cut, from the last encode_texts calls; read by truncated()
+        self._trim = _can_trim(self.model, self.tokenizer, self.device)
 
     @staticmethod
     def load_tokenizer(name: str, **_: Any):
@@ -347,11 +405,33 @@ class OpenClip(_DualEncoder):
         return from_open_clip(open_clip.get_tokenizer(model_name), f"open_clip:{name}")
 
     def truncated(self, texts: list[str]) -> list[bool]:
-        """Per text: longer than the context length (77 for CLIP), so the tokenizer cuts it."""
+        """Per text: longer than the context length (77 for CLIP), so the tokenizer cuts it. Texts that
+        encode_texts has just tokenised are answered from that pass."""
+        if texts and all(t in self._cut for t in texts):
+            flags = [self._cut[t] for t in texts]
+            for t in texts:  # read once: the memo holds only what is still to be asked for
+                self._cut.pop(t, None)
+            return flags
         from mmx.metrics.tokenizers import from_open_clip
 
         tok = from_open_clip(self.tokenizer, self.name)
         return [tok.truncated(t) for t in texts]
+
+    def _tokens(self, texts: list[str]) -> torch.Tensor:
+        """The model's (texts, context_length) token ids, as self.tokenizer(texts) gives them; with CLIP's BPE
+        tokenizer also the truncation flag of each text, from the same pass (kept for truncated())."""
+        if self._context is None:
+            return self.tokenizer(list(texts))
+        n = self._context
+        # One column more than the model reads: a text is cut iff its tokens (with <start>/<end>) fill it.
+        wide = self.tokenizer(list(texts), context_length=n + 1)
+        cut = wide[:, n] != 0
+        tokens = wide[:, :n].clone()
+        tokens[cut, n - 1] = self.tokenizer.eot_token_id  # what cutting at n does: <end> stays last
+        if len(self._cut) > 1_000_000:  # never read back (a caller that does not ask): do not grow forever
+            self._cut.clear()
+        self._cut.update(zip(texts, cut.tolist()))
+        return tokens
 
     def info(self) -> dict[str, Any]:
         d = super().info()
@@ -370,9 +450,9 @@ class OpenClip(_DualEncoder):
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         if not texts:
             return self._empty()
-        tokens = self.tokenizer(list(texts)).to(self.device)  # truncates to the context length
+        tokens = self._tokens(texts).to(self.device)  # truncates to the context length
         with torch.inference_mode(), _autocast(self.device, self.dtype):
-            return _normalise(self.model.encode_text(tokens))
+            return _normalise(_encode_trimmed(self.model, tokens) if self._trim else self.model.encode_text(tokens))
 
 
 # ---------------------------------------------------------------- mclip

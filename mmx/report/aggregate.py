@@ -121,6 +121,14 @@ def score_matrix(records: Iterable[Record], metric: str, ratios: dict[str, tuple
     carrying the metric; NaN or missing scores are left out, as in metric_value."""
     keys = defs.spec_of(metric, ratios).stats
     ids, rows = [], []
+    if len(keys) == 1:  # a mean metric, the common case: this loop runs over every record many times per task
+        key = keys[0]
+        for r in records:
+            v = r.scores.get(key)
+            if v is not None and not math.isnan(v):
+                ids.append(r.id)
+                rows.append(v)
+        return ids, np.asarray(rows, dtype=np.float64).reshape(len(rows), 1)
     for r in records:
         row = [r.scores.get(k) for k in keys]
         if all(v is not None and not math.isnan(v) for v in row):

@@ -47,7 +47,9 @@ def bootstrap_sums(values: np.ndarray, n_resamples: int, rng: np.random.Generato
         b = min(step, n_resamples - start)
         idx = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]
         counts = np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
-        out[start:start + b] = counts @ values
+        # numpy's own single-threaded loop, not BLAS: threaded BLAS stalls on these small products when the
+        # machine is busy (8 ms instead of 0.5 for 1000 x 480 x 8 under load); sums of counts are exact either way
+        out[start:start + b] = np.einsum("bn,nk->bk", counts, values)
     return out
 
 

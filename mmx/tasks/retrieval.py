@@ -84,21 +84,25 @@ class Retrieval(TaskKind):
         # Batches of similar length cut padding; keys are the texts themselves.
         txt = self._encode(model, "text", texts, texts, ctx, sort_key=len,
                           timer=ctx.timer("text-emb", "texts_per_s", lang))
+        # Batched as the texts were (sort_key): the flags come from encode_texts' own tokenisation on each rank.
         cut = cached_map(lambda batch: truncation_flags(model, batch), texts, texts,
                          namespace=f"{ctx.model_key}|truncated", batch_size=ctx.batch_size, cache=ctx.cache,
-                         dist=ctx.dist)
+                         dist=ctx.dist, sort_key=len)
         t2i_ids, i2t_ids = self._ids(data, lang)
         where = f"{self.spec.name} ({lang})"
         require_finite(txt, t2i_ids, f"caption embeddings of language {lang}", where, model)
         scores = txt @ img.T  # (texts, images); embeddings are unit-norm, so this is cosine similarity
         # Finite embeddings can still overflow (float32 products of huge values): check the scores too.
         require_finite(scores, t2i_ids, f"caption score rows of language {lang}", where, model)
-        owner_t = torch.tensor(owner)
-        rel = owner_t[:, None] == torch.arange(len(data.image_ids))[None, :]
+        # The (texts, images) passes below run in numpy (mmx/metrics/retrieval.py says why).
+        scores = scores.numpy()
+        owner_a = np.asarray(owner)
+        rel = owner_a[:, None] == np.arange(len(data.image_ids))[None, :]
         groups = getattr(data, "image_groups", None)  # MVL-SIB: every image of a caption's topic is a hit
         if groups:
-            g = torch.tensor([sorted(set(groups)).index(x) for x in groups])
-            rel = g[owner_t][:, None] == g[None, :]
+            index = {x: n for n, x in enumerate(sorted(set(groups)))}
+            g = np.asarray([index[x] for x in groups])
+            rel = g[owner_a][:, None] == g[None, :]
         t2i, i2t = recall_at_k(scores, rel, KS), recall_at_k(scores.T, rel.T, KS)
         t2i_top, i2t_top = top_k_indices(scores, SHOW_TOP), top_k_indices(scores.T, SHOW_TOP)
         records = []
