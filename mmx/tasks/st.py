@@ -31,7 +31,7 @@ class SpeechTranslation(ASR):
     cache_op = "translate-en"
 
     def metric_names(self):
-        return {"bleu", "chrf", "rtfx", "skipped", "lang_fidelity", "script_fidelity"}
+        return {"bleu", "chrf", "rtfx", "skipped", "lang_fidelity", "script_fidelity", "truncated"}
 
     def result_extras(self) -> dict:
         return {"target_language": TARGET, "bleu_signature": "sacrebleu corpus BLEU, 13a tokens, exp smoothing; "
