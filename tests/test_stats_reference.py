@@ -200,3 +200,20 @@ def test_paired_gap_ci_is_narrower_on_parallel_data():
     assert p["gap_to_en"]["de"]["score"] == pytest.approx(u["gap_to_en"]["de"]["score"])
     assert (phi - plo) < 0.4 * (uhi - ulo)
     assert plo < p["gap_to_en"]["de"]["score"] < phi < 0
+
+
+@pytest.mark.parametrize("k", [1, 2, 4, 5, 9])
+def test_bootstrap_sums_gathered_and_counted_agree_on_the_same_draws(k, monkeypatch):
+    """Few statistics are summed from the drawn rows, many through a count matrix: the same resamples either way
+    (sums of 0/1 or integer statistics exactly, of real-valued ones up to rounding)."""
+    rng = np.random.default_rng(7)
+    for values in (rng.integers(0, 2, size=(37, k)).astype(float), rng.random((37, k))):
+        got = stats.bootstrap_sums(values, 300, np.random.default_rng(3))
+        monkeypatch.setattr(stats, "GATHER_MAX_K", 0)
+        counted = stats.bootstrap_sums(values, 300, np.random.default_rng(3))
+        monkeypatch.setattr(stats, "GATHER_MAX_K", 4)
+        idx = np.random.default_rng(3).integers(0, 37, size=(300, 37))  # the draws, by hand
+        np.testing.assert_allclose(got, values[idx].sum(axis=1), rtol=1e-12)
+        np.testing.assert_allclose(counted, got, rtol=1e-12)
+        if values.max() == 1 and values.min() == 0:
+            assert np.array_equal(counted, got)

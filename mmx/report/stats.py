@@ -35,6 +35,9 @@ def stat_from_sums(sums: np.ndarray, n, kind: str) -> np.ndarray:
     return defs.reduce(sums, n, kind)
 
 
+GATHER_MAX_K = 4  # up to this many statistics per sample, gathering beats counting draws (measured)
+
+
 def bootstrap_sums(values: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
     """values (n, k) -> (n_resamples, k) column sums over resamples of the n rows with replacement."""
     n, k = values.shape
@@ -45,7 +48,12 @@ def bootstrap_sums(values: np.ndarray, n_resamples: int, rng: np.random.Generato
     step = max(1, _CHUNK // n)
     for start in range(0, n_resamples, step):
         b = min(step, n_resamples - start)
-        idx = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]
+        idx = rng.integers(0, n, size=(b, n))
+        if k <= GATHER_MAX_K:  # few statistics: sum the drawn rows directly (no count matrix, 2-3x faster)
+            for j in range(k):
+                out[start:start + b, j] = values[:, j][idx].sum(axis=1)
+            continue
+        idx += (np.arange(b) * n)[:, None]
         counts = np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
         # numpy's own single-threaded loop, not BLAS: threaded BLAS stalls on these small products when the
         # machine is busy (8 ms instead of 0.5 for 1000 x 480 x 8 under load); sums of counts are exact either way
