@@ -22,7 +22,9 @@ def speed_columns(t: dict) -> tuple[list[str], dict[str, list[str]], list[str], 
     if not sp:
         return [], {}, [], ""
     figs = list(sp["overall"])
-    titles = [f"{f} ({FIGURES.get(f, ('', True))[0]}{'' if higher_is_better(f) else ', lower=better'})" for f in figs]
+    # "speed:" keeps them apart from a metric of the same name (the ASR kind's rtfx, warm-up included)
+    titles = [f"speed: {f} ({FIGURES.get(f, ('', True))[0]}{'' if higher_is_better(f) else ', lower=better'})"
+              for f in figs]
     cells = {lang: [_num((d.get(f) or {}).get("value")) for f in figs] for lang, d in sp["languages"].items()}
     pooled = [_num(sp["overall"][f]["value"]) for f in figs]
     warm = sorted({lang for lang, d in sp["languages"].items() if any(x["includes_warmup"] for x in d.values())})
