@@ -202,7 +202,7 @@ def test_paired_gap_ci_is_narrower_on_parallel_data():
     assert plo < p["gap_to_en"]["de"]["score"] < phi < 0
 
 
-@pytest.mark.parametrize("k", [1, 2, 4, 5, 9])
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 9])
 def test_bootstrap_sums_gathered_and_counted_agree_on_the_same_draws(k, monkeypatch):
     """Few statistics are summed from the drawn rows, many through a count matrix: the same resamples either way
     (sums of 0/1 or integer statistics exactly, of real-valued ones up to rounding)."""
@@ -211,7 +211,7 @@ def test_bootstrap_sums_gathered_and_counted_agree_on_the_same_draws(k, monkeypa
         got = stats.bootstrap_sums(values, 300, np.random.default_rng(3))
         monkeypatch.setattr(stats, "GATHER_MAX_K", 0)
         counted = stats.bootstrap_sums(values, 300, np.random.default_rng(3))
-        monkeypatch.setattr(stats, "GATHER_MAX_K", 4)
+        monkeypatch.setattr(stats, "GATHER_MAX_K", 2)
         idx = np.random.default_rng(3).integers(0, 37, size=(300, 37))  # the draws, by hand
         np.testing.assert_allclose(got, values[idx].sum(axis=1), rtol=1e-12)
         np.testing.assert_allclose(counted, got, rtol=1e-12)

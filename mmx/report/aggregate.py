@@ -293,10 +293,11 @@ def gap_bootstraps(recs: list[Record], ref_recs: list[Record], metrics: list[str
         blocks = []
         for m in ms:
             for ids, vals in cols[m]:
-                block = np.zeros((len(units), vals.shape[1] + 1))
-                rows = [units[item_of[i]] for i in ids]
-                np.add.at(block[:, :-1], rows, vals)  # (a view: adds into block)
-                np.add.at(block[:, -1], rows, 1.0)
+                rows = np.array([units[item_of[i]] for i in ids], dtype=np.intp)
+                # per item sums (bincount adds in row order, as np.add.at does, 10x faster)
+                block = np.stack([np.bincount(rows, weights=vals[:, j], minlength=len(units))
+                                  for j in range(vals.shape[1])]
+                                 + [np.bincount(rows, minlength=len(units)).astype(np.float64)], axis=1)
                 blocks.append(block)
         sums = stats.bootstrap_sums(np.concatenate(blocks, axis=1), n_resamples, rng)
         starts = np.cumsum([0] + [b.shape[1] for b in blocks])
