@@ -25,19 +25,18 @@ import tarfile
 from dataclasses import replace
 
 from mmx.execution import harness
-from mmx.execution.executors import judge
+from mmx.execution.executors import JVM_FLAGS, TS_TRANSPILE, judge
 from mmx.execution.harness import TOKEN_FILE, HarnessError, Program
 from mmx.execution.sandbox import Limits, Result, run_files
 
 MAX_CHUNK = 16
 _CLASS = re.compile(r"^(?:\./)?(mmxp\d+)/([\w$]+\.class)$")
 _JAVA_ERR = re.compile(r"^src/mmxp(\d+)/Main\.java:\d+: error", re.M)
-_JVM = "-Xshare:auto -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 TS_BATCH = r"""
 const ts = require("typescript"), fs = require("fs");
 for (const f of process.argv.slice(2)) {
-  const out = ts.transpileModule(fs.readFileSync(f, "utf8"), {reportDiagnostics: true, compilerOptions: {module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020}});
+  const out = ts.transpileModule(fs.readFileSync(f, "utf8"), """ + TS_TRANSPILE + r""");
   const errs = (out.diagnostics || []).filter(d => d.category === ts.DiagnosticCategory.Error);
   process.stdout.write(JSON.stringify({file: f, js: errs.length ? null : out.outputText}) + "\n");
 }
@@ -52,10 +51,10 @@ def _limits(ex, n: int) -> Limits:
     return replace(ex.limits, timeout=ex.limits.timeout + 10 * n, cpu=ex.limits.cpu + 10 * n, output=64 << 20)
 
 
-def _java(ex, built: list[dict], slot: int) -> list[dict | None]:
+def _compile_java(ex, built: list[dict], slot: int) -> list[dict | None]:
     """{'files', 'command'} per program, or None where it must take the per-program path."""
     files = {f"src/mmxp{i}/Main.java": f"package mmxp{i}; " + b["Main.java"] for i, b in enumerate(built)}
-    cmd = ("javac -proc:none " + " ".join("-J" + f for f in _JVM.split()) + " -encoding UTF-8 -nowarn -d out "
+    cmd = ("javac -proc:none " + " ".join("-J" + f for f in JVM_FLAGS.split()) + " -encoding UTF-8 -nowarn -d out "
            "src/*/Main.java >&2 && cd out && tar cf - . | base64 -w0")
     r = run_files(["sh", "-c", cmd], files, _limits(ex, len(built)), env=ex.env, slot=slot)
     if r.status != "ok":
@@ -70,12 +69,12 @@ def _java(ex, built: list[dict], slot: int) -> list[dict | None]:
     for i in range(len(built)):
         own = classes.get(f"mmxp{i}", {})
         ok = f"mmxp{i}/MmxHarness.class" in own
-        out.append({"files": own, "command": ["java", "-ea", *_JVM.split(), "-Xss16m", "-cp", ".",
+        out.append({"files": own, "command": ["java", "-ea", *JVM_FLAGS.split(), "-Xss16m", "-cp", ".",
                                               f"mmxp{i}.MmxHarness"]} if ok else None)
     return out, set()
 
 
-def _typescript(ex, built: list[dict], slot: int):
+def _compile_typescript(ex, built: list[dict], slot: int):
     files = {"mmx_ts_batch.js": TS_BATCH, **{f"src/p{i}.ts": b["prog.ts"] for i, b in enumerate(built)}}
     r = run_files(["sh", "-c", "exec node mmx_ts_batch.js src/p*.ts"], files, _limits(ex, len(built)), env=ex.env,
                   slot=slot)
@@ -92,7 +91,7 @@ def _typescript(ex, built: list[dict], slot: int):
             for i in range(len(built))], set()
 
 
-COMPILERS = {"java": _java, "typescript": _typescript}
+COMPILERS = {"java": _compile_java, "typescript": _compile_typescript}
 
 
 def execute_chunk(ex, programs: list[Program], slot: int = 0) -> list[Result]:

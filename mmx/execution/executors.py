@@ -19,10 +19,12 @@ from mmx.execution.sandbox import BASE_ENV, Limits, Result, run_files
 
 # Transpile-only TypeScript (like ts-node --transpile-only): type errors do not fail a program,
 # syntax errors do. Uses the typescript package Debian's node-typescript installs.
+TS_TRANSPILE = ("{reportDiagnostics: true, compilerOptions: {module: ts.ModuleKind.CommonJS, "
+                "target: ts.ScriptTarget.ES2020}}")  # ts.transpileModule's options, here and in batch.py
 TS_DRIVER = r"""
 const ts = require("typescript"), fs = require("fs");
 const src = fs.readFileSync(process.argv[2], "utf8");
-const out = ts.transpileModule(src, {reportDiagnostics: true, compilerOptions: {module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020}});
+const out = ts.transpileModule(src, """ + TS_TRANSPILE + r""");
 const errs = (out.diagnostics || []).filter(d => d.category === ts.DiagnosticCategory.Error);
 if (errs.length) { for (const d of errs) console.error(ts.flattenDiagnosticMessageText(d.messageText, "\n")); process.exit(3); }
 fs.writeFileSync("prog.js", out.outputText);
@@ -120,31 +122,31 @@ STOPS = {
     "swift": ["\nfunc ", "\n/**", "\n// ", "\nvar "],
 }
 
-_JVM = Limits(timeout=30, cpu=60, memory=2 << 30, data_only=True)
-_BIG_VM = Limits(timeout=30, cpu=60, memory=2 << 30, data_only=True)  # V8 / Go reserve large address ranges
+# JVM / V8 / Go / .NET reserve large address ranges: limit the data they write, not their address space
+_VM_LIMITS = Limits(timeout=30, cpu=60, memory=2 << 30, data_only=True)
+JVM_FLAGS = "-Xshare:auto -XX:+UseSerialGC -XX:TieredStopAtLevel=1"  # fast start-up (here and in batch.py)
 
 
 def _java(main_class: str) -> list[str]:
     # -ea: MultiPL-E's Java tests are `assert` statements, which the JVM skips without it
-    return ["sh", "-c", "javac -J-Xshare:auto -J-XX:+UseSerialGC -J-XX:TieredStopAtLevel=1 -encoding UTF-8 "
-            "-nowarn Main.java 2>&1 >/dev/null | grep -v '^Note:' >&2; "
-            f"test -f {main_class}.class && exec java -ea -Xshare:auto -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "
-            f"-Xss16m -cp . {main_class}"]
+    javac_flags = " ".join("-J" + f for f in JVM_FLAGS.split())
+    return ["sh", "-c", f"javac {javac_flags} -encoding UTF-8 -nowarn Main.java 2>&1 >/dev/null | grep -v '^Note:' >&2; "
+            f"test -f {main_class}.class && exec java -ea {JVM_FLAGS} -Xss16m -cp . {main_class}"]
 
 EXECUTORS: dict[str, Executor] = {e.name: replace(e, stop=STOPS[e.name]) for e in [
     Executor("python", "prog.py", ["python3", "prog.py"], ["python3"], "apt-get install python3", ("py",),
              harness_command=["python3", "mmx_harness.py"], python_script=True),
     Executor("javascript", "prog.js", ["node", "prog.js"], ["node"],
-             "apt-get install nodejs node-lodash (the tests require lodash)", ("js",), NODE_ENV, _BIG_VM,
+             "apt-get install nodejs node-lodash (the tests require lodash)", ("js",), NODE_ENV, _VM_LIMITS,
              check_modules=[["node", "-e", "require('lodash')"]]),
     Executor("typescript", "prog.ts", ["sh", "-c", "node ts2js.js prog.ts && node prog.js"], ["node", "sh"],
-             "apt-get install nodejs node-typescript", ("ts",), NODE_ENV, _BIG_VM, {"ts2js.js": TS_DRIVER},
+             "apt-get install nodejs node-typescript", ("ts",), NODE_ENV, _VM_LIMITS, {"ts2js.js": TS_DRIVER},
              check_modules=[["node", "-e", "require('typescript')"]]),
     Executor("java", "Main.java", _java("Main"), ["javac", "java", "sh"], "apt-get install default-jdk-headless",
-             (), {}, _JVM, harness_command=_java("MmxHarness")),
+             (), {}, _VM_LIMITS, harness_command=_java("MmxHarness")),
     Executor("go", "main.go", ["go", "run", "main.go"], ["go"], "apt-get install golang-go", ("golang",),
              {"GOCACHE": "/tmp/gocache", "GOPATH": "/tmp/gopath", "GO111MODULE": "off", "CGO_ENABLED": "0",
-              "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}, _BIG_VM,
+              "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}, _VM_LIMITS,
              harness_command=["go", "run", "a_mmx.go", "main.go"]),
     Executor("perl", "prog.pl", ["perl", "prog.pl"], ["perl"],
              "apt-get install perl libdata-compare-perl (the tests use Data::Compare)", ("pl",),
@@ -155,15 +157,15 @@ EXECUTORS: dict[str, Executor] = {e.name: replace(e, stop=STOPS[e.name]) for e i
              harness_command=["ruby", "-r", "./mmx_prefix.rb", "prog.rb"]),
     Executor("csharp", "Program.cs", ["sh", "-c", "mcs -r:KellermanSoftware.Compare-NET-Objects.dll -out:prog.exe "
                                       "Program.cs && mono prog.exe"], ["mcs", "mono"],
-             "apt-get install mono-mcs, plus the NuGet package CompareNETObjects the tests use", ("cs",), {}, _JVM),
+             "apt-get install mono-mcs, plus the NuGet package CompareNETObjects the tests use", ("cs",), {}, _VM_LIMITS),
     Executor("kotlin", "main.kt", ["sh", "-c", "kotlinc main.kt -include-runtime -d main.jar 2>/dev/null && "
                                    "java -ea -jar main.jar"], ["kotlinc", "java"],
-             "install kotlinc (not packaged by Debian 12; e.g. sdk install kotlin)", ("kt",), {}, _JVM),
+             "install kotlinc (not packaged by Debian 12; e.g. sdk install kotlin)", ("kt",), {}, _VM_LIMITS),
     Executor("scala", "Main.scala", ["sh", "-c", "scalac Main.scala && scala Main"], ["scalac", "scala"],
-             "apt-get install scala", (), {}, _JVM,
+             "apt-get install scala", (), {}, _VM_LIMITS,
              harness_command=["sh", "-c", "scalac Main.scala && scala MmxHarness"]),
     Executor("swift", "main.swift", ["sh", "-c", "swiftc main.swift -o main && ./main"], ["swiftc"],
-             "install the Swift toolchain from swift.org (not packaged by Debian 12)", (), {}, _BIG_VM),
+             "install the Swift toolchain from swift.org (not packaged by Debian 12)", (), {}, _VM_LIMITS),
 ]}
 
 
