@@ -30,7 +30,7 @@ from mmx.data.catalog import provenance_for
 from mmx.report.aggregate import aggregate_task
 from mmx.metrics.tokenizers import run_section as tokenizer_section
 from mmx.results import check as check_schema
-from mmx.speed import SpeedMeter, device_name, loading_took, merge_rows
+from mmx.speed import SpeedMeter, device_name, loading_took
 from mmx.schema import (RUN_JSON_VERSIONS, SCHEMA_VERSION, NullStore, RecordStore, code_version, redact_args,
                         redact_argv, write_json)
 from mmx.tasks.base import RunContext, TaskSpec, load_suite, load_task
@@ -184,6 +184,7 @@ def _run(req, spec, family, tasks, kinds, data, dist, device, out, identity) -> 
                      on_error=req.on_error, allow_unsafe_execution=req.allow_unsafe_execution)
     task_results = {}
     warm: set = set()  # model operations run once already in this process: their next batches are not warm-up
+    timed_on = device_name(device, run_info["host"])  # what the speed figures were measured on
     try:
         for t in tasks:
             ctx.meter = SpeedMeter(warm=warm)
@@ -198,10 +199,10 @@ def _run(req, spec, family, tasks, kinds, data, dist, device, out, identity) -> 
             finally:
                 store.close()
             if dist.enabled:  # every rank timed its own batches: one device's throughput from all of them
-                ctx.meter.rows = merge_rows(dist.all_gather(ctx.meter.rows))
+                ctx.meter.rows = [row for part in dist.all_gather(ctx.meter.rows) for row in part]
             if not dist.is_main:
                 continue
-            speed = ctx.meter.section(device_name(device, run_info["host"]), dist.world)
+            speed = ctx.meter.section(timed_on, dist.world)
             records = store.sorted_records()
             task_results[t.name] = {
                 "kind": t.kind, "yaml": str(t.path), "description": t.description,

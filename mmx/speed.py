@@ -22,7 +22,7 @@ ranks' work and seconds are summed, so a figure is the throughput of one device.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 _LOADING = [0.0]  # seconds this process spent loading models (mmx/runner.py LazyModel): kept out of timings
 
@@ -51,6 +51,15 @@ NOTE = ("measured around the model calls only (data loading, caching, scoring an
         "the first batch of each model operation is warm-up and left out; cached items are not timed")
 
 
+class Row(NamedTuple):
+    """One timed model call's contribution to one figure."""
+    figure: str
+    language: str | None  # None: the call served every language (a task's images)
+    amount: float
+    seconds: float
+    warmup: bool
+
+
 @dataclass
 class _Tally:
     amount: float = 0.0
@@ -69,13 +78,13 @@ class SpeedMeter:
     across the tasks of a run, so only the very first batch of an operation is warm-up."""
 
     warm: set = field(default_factory=set)
-    rows: list = field(default_factory=list)  # (figure, language or None, amount, seconds, warm-up?)
+    rows: list[Row] = field(default_factory=list)
 
     def add(self, figure: str, language: str | None, amount: float, seconds: float, warmup: bool = False) -> None:
         if figure not in FIGURES:
             raise ValueError(f"unknown speed figure {figure!r}: one of {', '.join(FIGURES)}")
         if seconds > 0 and amount >= 0:
-            self.rows.append((figure, language, float(amount), float(seconds), warmup))
+            self.rows.append(Row(figure, language, float(amount), float(seconds), warmup))
 
     def timer(self, operation: str, figure: str | None, language: str | None = None,
               amount: Callable[[list, list], Any] | None = None) -> "Timer":
@@ -89,23 +98,23 @@ class SpeedMeter:
         if not self.rows:
             return None
 
-        def pooled(rows: list) -> tuple[_Tally, bool]:
-            timed = [r for r in rows if not r[4]] or rows  # only warm-up batches: use them, and say so
+        def pooled(rows: list[Row]) -> tuple[_Tally, bool]:
+            timed = [r for r in rows if not r.warmup] or rows  # only warm-up batches: use them, and say so
             t = _Tally()
             for r in timed:
-                t.add(r[2], r[3])
+                t.add(r.amount, r.seconds)
             return t, timed is rows
 
-        def figures(rows: list) -> dict:
+        def figures(rows: list[Row]) -> dict:
             out = {}
-            for fig in sorted({r[0] for r in rows}):
-                t, warm = pooled([r for r in rows if r[0] == fig])
+            for fig in sorted({r.figure for r in rows}):
+                t, warm = pooled([r for r in rows if r.figure == fig])
                 out[fig] = _figure(fig, t, warm)
             return out
 
-        langs = sorted({r[1] for r in self.rows if r[1] is not None})
+        langs = sorted({r.language for r in self.rows if r.language is not None})
         return {"device": device, "world_size": world_size, "note": NOTE, "overall": figures(self.rows),
-                "languages": {lang: figures([r for r in self.rows if r[1] == lang]) for lang in langs}}
+                "languages": {lang: figures([r for r in self.rows if r.language == lang]) for lang in langs}}
 
 
 def _figure(name: str, t: _Tally, includes_warmup: bool) -> dict:
@@ -131,11 +140,6 @@ class Timer:
                 self.meter.add(fig, self.language, amount, seconds if secs is None else secs, warmup)
         elif got is not None and self.figure:
             self.meter.add(self.figure, self.language, got, seconds, warmup)
-
-
-def merge_rows(parts: list[list]) -> list:
-    """The ranks' rows of a sharded run, as one list (all_gather gives one list per rank)."""
-    return [row for part in parts for row in part]
 
 
 def higher_is_better(figure: str) -> bool:

@@ -191,9 +191,9 @@ def compare_runs(base: Run, new: Run, metric: str | None = None, threshold: floa
         additive = spec_of_def(c.metric, base.defs(c.task)[c.metric]).reducer in ("mean", "ratio")
         c.mde = c.min_pairs / c.n if c.n and scale == 100 and additive else None
         warnings += detectability_warning(c, threshold, alpha, len(tested), base.defs(c.task))
-    speed, speed_regs = [], []
+    speed = []
     if speed_tolerance is not None:  # mmx/report/speed.py: pooled figures of each task, same device only
-        speed, speed_regs, speed_notes = speed_changes(base, new, names, speed_tolerance)
+        speed, speed_notes = speed_changes(base, new, names, speed_tolerance)
         notes += speed_notes
     return {"baseline": {"dir": str(base.dir), "model": base.results.get("model", {}).get("spec"),
                          "random_weights": base.random_weights},
@@ -205,7 +205,7 @@ def compare_runs(base: Run, new: Run, metric: str | None = None, threshold: floa
             "changes": [{**asdict(c), "gain": c.gain, "scale": base.defs(c.task)[c.metric].get("scale"),
                          "unit": base.defs(c.task)[c.metric].get("unit")} for c in changes],
             "regressions": [f"{c.task}/{c.language}" for c in changes if c.regression],
-            "speed": speed, "speed_regressions": speed_regs,
+            "speed": speed, "speed_regressions": [f"{c['task']}/{c['figure']}" for c in speed if c["regression"]],
             "notes": notes, "warnings": warnings}
 
 

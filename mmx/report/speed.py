@@ -34,10 +34,10 @@ def speed_columns(t: dict) -> tuple[list[str], dict[str, list[str]], list[str], 
     return titles, cells, pooled, note
 
 
-def speed_changes(base, new, names: list[str], tolerance: float) -> tuple[list[dict], list[str], list[str]]:
+def speed_changes(base, new, names: list[str], tolerance: float) -> tuple[list[dict], list[str]]:
     """Per task and pooled figure: baseline, new, relative change and whether it is a regression (worse by more
-    than ``tolerance``, a share: 0.2 = 20% slower). Returns (changes, regressions, notes)."""
-    changes, regressions, notes = [], [], []
+    than ``tolerance``, a share: 0.2 = 20% slower). Returns (changes, notes)."""
+    changes, notes = [], []
     for t in names:
         b, n = base.tasks[t].get("speed"), new.tasks[t].get("speed")
         if not b or not n:
@@ -57,12 +57,9 @@ def speed_changes(base, new, names: list[str], tolerance: float) -> tuple[list[d
             if not bv or not nv:
                 continue
             worse = (1 - nv / bv) if higher_is_better(f) else (nv / bv - 1)  # share slower, either direction
-            reg = worse > tolerance
             changes.append({"task": t, "figure": f, "unit": b["overall"][f]["unit"], "baseline": bv, "new": nv,
-                            "change": nv / bv - 1, "slower_by": worse, "regression": reg})
-            if reg:
-                regressions.append(f"{t}/{f}")
-    return changes, regressions, notes
+                            "change": nv / bv - 1, "slower_by": worse, "regression": worse > tolerance})
+    return changes, notes
 
 
 def speed_rows(result: dict) -> list[list[str]]:
