@@ -289,28 +289,46 @@ def _fleurs_hub(source, name, languages, limit, split, text, revision, with_audi
             by_code.setdefault(normalize_code(cfg), cfg)
         except MmxError:
             continue  # a folder that is not a language
-    want = list(by_code) if languages is None else [normalize_code(x) for x in languages]
-    missing = [c for c in want if c not in by_code]
-    if missing:
-        raise MmxError(f"{name}: FLEURS has no language {', '.join(missing)} in {src}; it has "
-                       f"{', '.join(sorted(by_code))}")
+    want = _wanted(f"{name}: FLEURS", by_code, languages, f"in {src}")
     col = "raw_transcription" if text == "raw" else "transcription"
-    by_lang: dict[str, list[SpeechItem]] = {}
-    for c in want:
-        cfg = by_code[c]
-        folder = hub_audio_dir("fleurs", resolved, cfg, split)
-        items = []
-        for i, row in _parquet_rows("fleurs", src, rev, split, cfg, f"{cfg}/{split}/*.parquet",
-                                    ("id", "audio", col), limit):
-            where = f"fleurs ({src}, {cfg}, split {split}), row {i}"
-            data, apath = _audio_of(row, where)
-            fname = Path(apath or str(row.get("path") or "")).name or f"{row['id']}-{i}.wav"
-            audio = _write_audio(folder, fname, data, where) if with_audio else None
-            items.append(SpeechItem(f"{c}/{fname}", c, str(row[col] or ""), audio, item=str(row["id"])))
-        _unique(items, f"fleurs ({src}, {cfg})")
-        by_lang[c] = items
+
+    def item(c, i, row, data, apath, folder, where):
+        fname = Path(apath or str(row.get("path") or "")).name or f"{row['id']}-{i}.wav"
+        audio = _write_audio(folder, fname, data, where) if with_audio else None
+        return SpeechItem(f"{c}/{fname}", c, str(row[col] or ""), audio, item=str(row["id"]))
+
+    by_lang = _parquet_speech("fleurs", src, rev, resolved, split, {c: by_code[c] for c in want},
+                              "{cfg}/{split}/*.parquet", ("id", "audio", col), limit, item)
     extra = f"fleurs-hub:{resolved}:{split}:{text}:{limit}:{','.join(want)}".encode()
     return _finish(name, f"{src}@{rev}" if rev else src, by_lang, {c: by_code[c] for c in want}, None, limit, extra)
+
+
+def _wanted(what: str, have: dict[str, str], languages, where: str) -> list[str]:
+    """The language codes asked for (all by default), each one the set has."""
+    want = list(have) if languages is None else [normalize_code(x) for x in languages]
+    missing = [c for c in want if c not in have]
+    if missing:
+        raise MmxError(f"{what} has no language {', '.join(missing)} {where}; it has "
+                       f"{', '.join(sorted(have)) or 'none'}")
+    return want
+
+
+def _parquet_speech(benchmark: str, src: str, rev: str | None, resolved: str, split: str, configs: dict[str, str],
+                    pattern: str, columns: tuple[str, ...], limit, item) -> dict[str, list[SpeechItem]]:
+    """language -> items of a Hub set with one Parquet config per language (FLEURS, IndicVoices-R):
+    ``item(code, row number, row, audio bytes, audio path, audio folder, where)`` makes each SpeechItem."""
+    by_lang: dict[str, list[SpeechItem]] = {}
+    for c, cfg in configs.items():
+        folder = hub_audio_dir(benchmark, resolved, cfg, split)
+        items = []
+        for i, row in _parquet_rows(benchmark, src, rev, split, cfg, pattern.format(cfg=cfg, split=split), columns,
+                                    limit):
+            where = f"{benchmark} ({src}, {cfg}, split {split}), row {i}"
+            data, apath = _audio_of(row, where)
+            items.append(item(c, i, row, data, apath, folder, where))
+        _unique(items, f"{benchmark} ({src}, {cfg})")
+        by_lang[c] = items
+    return by_lang
 
 
 def _unique(items: list[SpeechItem], where: str) -> None:
@@ -538,26 +556,15 @@ def load_indicvoices_r(source: str | None = None, name: str = "indicvoices_r", l
     have = dict(INDICVOICES_R_CONFIGS)
     if hub.is_local(src):  # the languages a local copy holds
         have = {c: cfg for c, cfg in have.items() if list(Path(src).glob(f"{cfg}/{split}-*.parquet"))}
-    want = list(have) if languages is None else [normalize_code(x) for x in languages]
-    missing = [c for c in want if c not in have]
-    if missing:
-        raise MmxError(f"{name}: IndicVoices-R has no language {', '.join(missing)} (split {split}) in {src}; "
-                       f"it has {', '.join(sorted(have)) or 'none'}")
-    by_lang: dict[str, list[SpeechItem]] = {}
-    for c in want:
-        cfg = have[c]
-        folder = hub_audio_dir("indicvoices_r", resolved, cfg, split)
-        items = []
-        for i, row in _parquet_rows("indicvoices_r", src, rev, split, cfg, f"{cfg}/{split}-*.parquet",
-                                    ("audio", text), limit):
-            where = f"indicvoices_r ({src}, {cfg}, split {split}), row {i}"
-            data, apath = _audio_of(row, where)
-            stem = Path(apath).name or f"{split}-{i:06d}.wav"
-            audio = _write_audio(folder, stem, data, where)
-            sid = f"{c}/{Path(apath).stem}" if apath else f"{c}/{split}-{i:06d}"
-            items.append(SpeechItem(sid, c, str(row[text] or ""), audio))
-        _unique(items, f"indicvoices_r ({src}, {cfg})")
-        by_lang[c] = items
+    want = _wanted(f"{name}: IndicVoices-R", have, languages, f"(split {split}) in {src}")
+
+    def item(c, i, row, data, apath, folder, where):
+        audio = _write_audio(folder, Path(apath).name or f"{split}-{i:06d}.wav", data, where)
+        sid = f"{c}/{Path(apath).stem}" if apath else f"{c}/{split}-{i:06d}"
+        return SpeechItem(sid, c, str(row[text] or ""), audio)
+
+    by_lang = _parquet_speech("indicvoices_r", src, rev, resolved, split, {c: have[c] for c in want},
+                              "{cfg}/{split}-*.parquet", ("audio", text), limit, item)
     extra = f"ivr-hub:{resolved}:{split}:{text}:{limit}:{','.join(want)}".encode()
     return _finish(name, f"{src}@{rev}" if rev else src, by_lang, {c: have[c] for c in want}, None, limit, extra)
 
