@@ -7,7 +7,6 @@ import io
 import json
 import re
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -20,8 +19,8 @@ from mmx.report.run import load_run
 from mmx.schema import Record, write_json
 from cli_runner import cli, run_main
 from test_compare import base_records, write_run
+from headless import CHROMIUM, rendered_dom, screenshot
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LANGS = ["de", "en", "fr", "ja"]
 REAL_LANGS = ["ar", "de", "en", "hi", "ja", "ru"]
 
@@ -192,20 +191,13 @@ def test_html_is_self_contained(syn, tmp_path, capsys):
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make sysdeps installs it)")
 def test_html_renders_in_headless_chromium(syn, capsys, tmp_path):
     path, _ = _html(syn, tmp_path, capsys)
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]
-    dom = subprocess.run([*flags, "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert "Uncaught" not in dom.stderr and "Failed to load resource" not in dom.stderr
-    text = re.sub(r"<[^>]+>", " ", dom.stdout)
+    dom = rendered_dom(path, tmp_path / "profile")
+    text = re.sub(r"<[^>]+>", " ", dom)
     for word in ("fake:A", "fake:B", "fake:C", "German", "Japanese", "Macro average by group"):
         assert word in text
-    assert dom.stdout.count("<img") == 1
+    assert dom.count("<img") == 1
     shot = tmp_path / "shot.png"
-    run = subprocess.run([*flags, "--window-size=1280,1000", f"--screenshot={shot}", path.as_uri()],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0 and shot.is_file()
+    screenshot(path, tmp_path / "profile", shot, "1280,1000")
     px = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     # The heat map is drawn: viridis' yellow (A and B, the best) and its dark purple (C, the worst).
     yellow = (px[..., 0] > 220) & (px[..., 1] > 200) & (px[..., 2] < 80)

@@ -4,7 +4,6 @@ import io
 import json
 import re
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -17,8 +16,8 @@ from mmx.report.summary import summarize
 from mmx.schema import write_json
 from cli_runner import cli, run_main
 from test_compare import LANGS, base_records, write_run
+from headless import CHROMIUM, rendered_dom, screenshot
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -108,21 +107,14 @@ def test_html_is_self_contained(run_dir, capsys, tmp_path):
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make sysdeps installs it)")
 def test_html_renders_in_headless_chromium(run_dir, capsys, tmp_path):
     path, _ = _html(run_dir, capsys, tmp_path)
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]
-    dom = subprocess.run([*flags, "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert "Uncaught" not in dom.stderr and "Failed to load resource" not in dom.stderr
-    text = re.sub(r"<[^>]+>", " ", dom.stdout)
+    dom = rendered_dom(path, tmp_path / "profile")
+    text = re.sub(r"<[^>]+>", " ", dom)
     assert "RANDOM WEIGHTS" in text
     for lang in LANGS:
         assert re.search(rf"\b{lang}\b", text) and get_language(lang).name in text
-    assert dom.stdout.count("<img") == 3
+    assert dom.count("<img") == 3
     shot = tmp_path / "shot.png"
-    run = subprocess.run([*flags, "--window-size=1280,2000", f"--screenshot={shot}", path.as_uri()],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0 and shot.is_file()
+    screenshot(path, tmp_path / "profile", shot, "1280,2000")
     img = Image.open(shot).convert("RGB")
     assert img.size == (1280, 2000)
     # The red RANDOM WEIGHTS banner is drawn near the top of the page.
