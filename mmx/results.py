@@ -336,7 +336,7 @@ class SampleRecord(TypedDict):
     extra: Dict[str, Any]
 
 
-TYPES = {"results": Results, "samples": SampleRecord, "run": RunFile}
+TYPES = {"results": Results, "samples": SampleRecord, "run": RunFile, "speed": Speed}  # speed: one task's section
 
 
 @lru_cache(maxsize=None)

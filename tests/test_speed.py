@@ -168,3 +168,14 @@ def test_a_model_loaded_inside_a_timed_call_is_not_model_time():
     wall = time.perf_counter() - t0
     secs = m.section("cpu", 1)["languages"]["en"]["texts_per_s"]["seconds"]
     assert 0 < secs <= wall - 0.05
+
+
+def test_a_damaged_speed_section_is_a_clear_error(timed_runs, tmp_path, capsys):
+    bad = tmp_path / "bad"
+    shutil.copytree(timed_runs / "base", bad)
+    r = json.loads((bad / "results.json").read_text())
+    r["tasks"]["probe_retrieval"]["speed"] = {"device": "cpu"}
+    (bad / "results.json").write_text(json.dumps(r))
+    for args in (("compare", timed_runs / "base", bad, "--speed-tolerance", "0.2"), ("report", bad)):
+        code, _, err = cli(capsys, *args)
+        assert code == 2 and "damaged speed section" in err and "overall: Field required" in err

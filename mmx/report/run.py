@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mmx.errors import MmxError
 from mmx.report.aggregate import aggregate_task, metric_defs, ratios_of
+from mmx.results import errors
 from mmx.schema import Record, read_results
 
 
@@ -80,6 +81,10 @@ def load_run(path: str | Path) -> Run:
         for key in ("languages", "metrics", "primary_metric"):
             if key not in t:
                 raise MmxError(f"{run_dir}/results.json: task {name!r} lacks {key!r}; not written by `mmx evaluate`")
+        bad = errors(t["speed"], "speed") if "speed" in t else []  # read by the reports and compare's speed gate
+        if bad:
+            raise MmxError(f"{run_dir}/results.json: task {name!r} has a damaged speed section ({'; '.join(bad[:3])});"
+                           " rerun `mmx evaluate` or restore the file")
     run = Run(run_dir, results)
     if run.upgraded_from is not None:
         absent = results["upgrade"]["absent"]
