@@ -18,6 +18,7 @@ import os
 import re
 import sqlite3
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -139,7 +140,8 @@ def is_corruption(e: BaseException) -> bool:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=60)
+    # check_same_thread off: a lazy model loading in a loader thread writes its info (OutputCache._lock serialises)
+    db = sqlite3.connect(path, timeout=60, check_same_thread=False)
     try:
         try:
             db.execute("PRAGMA journal_mode=WAL")  # readers don't block the writer
@@ -184,6 +186,7 @@ class OutputCache:
         self._db: sqlite3.Connection | None = None
         self.path: Path | None = None
         self.set_aside: list[Path] = []  # damaged files moved aside by this instance
+        self._lock = threading.RLock()  # one statement at a time: the connection is shared across threads
         if enabled:
             root = Path(root or default_cache_dir())
             root.mkdir(parents=True, exist_ok=True)
@@ -214,13 +217,14 @@ class OutputCache:
 
     def _guarded(self, op: Callable[[], Any]) -> Any:
         """Run op; if SQLite finds the file damaged on the way, recover and run op again on the fresh file."""
-        try:
-            return op()
-        except sqlite3.DatabaseError as e:
-            if not is_corruption(e):
-                raise
-            self._recover(e)
-            return op()
+        with self._lock:
+            try:
+                return op()
+            except sqlite3.DatabaseError as e:
+                if not is_corruption(e):
+                    raise
+                self._recover(e)
+                return op()
 
     def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, Any]:
         if not self._db or not keys:
@@ -253,9 +257,10 @@ class OutputCache:
         self._guarded(put)
 
     def close(self) -> None:
-        if self._db:
-            self._db.close()
-            self._db = None
+        with self._lock:
+            if self._db:
+                self._db.close()
+                self._db = None
 
 
 def _mmx_cache_file(path: Path) -> Path | None:
@@ -347,7 +352,9 @@ def clear_cache(path: Path | None = None) -> dict[str, Any]:
     return info
 
 
-LOADER_THREADS = 4  # decode inputs (images, audio) ahead of the model; PIL and soundfile release the GIL
+# decode and prepare inputs (images, audio) ahead of the model; PIL, soundfile and torch release the GIL.
+# More threads on a larger machine: a GPU eats a ViT-B/32's images faster than 4 threads prepare them.
+LOADER_THREADS = max(4, min(16, os.cpu_count() or 4))
 
 
 def _call_with_backoff(fn: Callable[[list], list], batch: list) -> list:

@@ -147,7 +147,13 @@ class ImageTextEncoder(TextEncoder):
 
     capability_name = "image-text-encoder"
 
-    def encode_images(self, images: list) -> torch.Tensor:  # list of PIL.Image
+    def prepare_image(self, image: Any) -> Any:
+        """One decoded PIL image made ready for encode_images, in the loader threads ahead of the model
+        (mmx/cache.py cached_map): an adapter whose preprocessing runs per image on the CPU does it here, so
+        it runs in parallel and overlaps the model. Default: the image itself."""
+        return image
+
+    def encode_images(self, images: list) -> torch.Tensor:  # PIL images, or what prepare_image returned
         raise NotImplementedError
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:

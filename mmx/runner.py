@@ -15,6 +15,7 @@ import random
 import re
 import socket
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -257,6 +258,7 @@ class LazyModel:
         self.cache_key = key  # the model's part of output-cache namespaces (mmx/cache.py model_key)
         self._model = None
         self.load_s = 0.0
+        self._lock = threading.Lock()  # the loader threads may ask first (prepare_image in cached_map's pool)
 
     @property
     def loaded(self) -> bool:
@@ -264,11 +266,14 @@ class LazyModel:
 
     def _get(self):
         if self._model is None:
-            t0 = time.time()
-            self._model = self._factory()
-            self.load_s = time.time() - t0
-            loading_took(self.load_s)  # a model loaded inside a timed call: not model time (mmx/speed.py)
-            self._cache.put_many("model-info", {self._key: self._model.info()})
+            with self._lock:
+                if self._model is None:
+                    t0 = time.time()
+                    model = self._factory()
+                    self.load_s = time.time() - t0
+                    loading_took(self.load_s)  # a model loaded inside a timed call: not model time (mmx/speed.py)
+                    self._cache.put_many("model-info", {self._key: model.info()})
+                    self._model = model
         return self._model
 
     def __getattr__(self, name: str):

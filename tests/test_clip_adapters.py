@@ -260,3 +260,90 @@ def test_open_clip_text_path_matches_open_clip_and_flags_cuts_from_the_same_pass
     assert m.truncated(["never encoded " * 20]) == [True]  # no pass to read: tokenised on its own
     m.encode_texts(["same", "same", "b " * 40])
     assert m.truncated(["same", "same", "b " * 40]) == [False, False, True]  # a text twice in a batch
+
+
+def _odd_images() -> list:
+    """Images the transform must resize, crop and convert: other sizes, aspect ratios and modes."""
+    g = torch.Generator().manual_seed(0)
+    out = []
+    for (w, h), mode in [((224, 224), "RGB"), ((300, 171), "RGB"), ((17, 90), "RGBA"), ((64, 64), "L"),
+                         ((500, 499), "P")]:
+        px = torch.randint(0, 256, (h, w, 4), generator=g, dtype=torch.uint8).numpy()
+        out.append(Image.fromarray(px, "RGBA").convert(mode))
+    return out
+
+
+@pytest.mark.parametrize("arch", [OPEN_CLIP_ARCH, "ViT-B-32"])
+def test_open_clip_uint8_split_is_bit_identical_to_its_transform(arch):
+    """On CUDA the open_clip adapter sends uint8 images and scales and normalises them on the GPU
+    (mmx/models/clip.py _uint8_split): the same operations in the same order as open_clip's own transform,
+    so the same bits, whatever the image's size or mode."""
+    import open_clip
+    from torchvision.transforms.functional import pil_to_tensor
+
+    from mmx.models.clip import _uint8_split
+
+    cfg = open_clip.get_model_config(arch) if arch == "ViT-B-32" else None
+    size = cfg["vision_cfg"]["image_size"] if cfg else 32
+    for resize_mode in ("shortest", "squash", "longest"):
+        pre = open_clip.image_transform(size, is_train=False, resize_mode=resize_mode)
+        pil_steps, mean, std = _uint8_split(pre)
+        for im in _odd_images():
+            x = pil_to_tensor(pil_steps(im)).unsqueeze(0)  # a batch of one, as encode_images stacks them
+            assert x.dtype == torch.uint8
+            got = x.float().div(255).sub(mean).div(std)[0]
+            assert torch.equal(got, pre(im)), (resize_mode, im.size, im.mode)
+    from torchvision.transforms import Compose, Normalize, ToTensor
+
+    assert _uint8_split(Compose([ToTensor()])) is None  # no Normalize last: the transform runs whole
+    assert _uint8_split(lambda im: im) is None
+    assert _uint8_split(Compose([ToTensor(), Normalize([0.5] * 3, [0.5] * 3, inplace=True)])) is None
+
+
+def test_prepare_image_in_threads_gives_the_same_embeddings(loaded):
+    """prepare_image runs in the loader threads (cached_map's pool): what it returns, stacked by encode_images,
+    gives the same embeddings as the PIL images themselves; mclip hands it to its image tower."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ims = _odd_images()
+    for key in ("open_clip", "mclip-open_clip-image", "hf-clip"):
+        m = loaded[key]
+        with ThreadPoolExecutor(4) as pool:
+            prepared = list(pool.map(m.prepare_image, ims))
+        if key != "hf-clip":
+            assert all(isinstance(p, torch.Tensor) and p.dtype == torch.float32 for p in prepared)
+        else:
+            assert prepared == ims  # the capability's default: transformers' processor runs per batch
+        assert torch.equal(m.encode_images(prepared), m.encode_images(ims))
+
+
+def test_a_lazy_model_asked_by_several_threads_loads_once(tmp_path):
+    """The loader threads may be first to touch a lazy model (prepare_image): it loads once, and its info goes
+    into the output cache from that thread."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mmx.cache import OutputCache
+    from mmx.runner import LazyModel
+
+    built = []
+
+    class Slow:
+        def __init__(self):
+            time.sleep(0.2)  # long enough for every thread to arrive while the first one loads
+            built.append(threading.get_ident())
+
+        def info(self):
+            return {"family": "slow"}
+
+        def prepare_image(self, im):
+            return im
+
+    cache = OutputCache(tmp_path)
+    lazy = LazyModel(Slow, cache, "k")
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(lambda i: lazy.prepare_image(i), range(8))) == list(range(8))
+    assert len(built) == 1
+    assert cache.get_many("model-info", ["k"]) == {"k": {"family": "slow"}}
+    cache.close()

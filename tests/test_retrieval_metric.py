@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 
+from mmx.capabilities import ImageTextEncoder
 from mmx.metrics.retrieval import recall_at_k, top_k_indices
 
 
@@ -124,8 +125,9 @@ def _images(tmp_path, n):
     return paths
 
 
-class _FakeEncoder:
-    """Embeddings chosen by the test: images by their red channel, texts by their string."""
+class _FakeEncoder(ImageTextEncoder):
+    """Embeddings chosen by the test: images by their red channel, texts by their string (prepare_image:
+    the capability's default, the image itself)."""
 
     def __init__(self, images: torch.Tensor, texts: dict[str, torch.Tensor]):
         self.images, self.texts = images, texts

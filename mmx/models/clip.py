@@ -324,6 +324,22 @@ def _simple_context(tokenizer: Any) -> int | None:
     return int(n) if n and getattr(tokenizer, "eot_token_id", None) is not None else None
 
 
+def _uint8_split(preprocess: Any) -> tuple[Any, torch.Tensor, torch.Tensor] | None:
+    """open_clip's image transform is Compose([PIL steps..., ToTensor(), Normalize(mean, std)]). Split off
+    the last two: on CUDA the images then travel as uint8 (a quarter of float32's bytes; for ViT-B/32 the
+    host-to-device copy outweighs the model) and are scaled and normalised there by the same operations in
+    the same order (ToTensor: .float().div(255); Normalize: .sub(mean).div(std)), so they are bit-identical.
+    None for any other transform (it then runs whole, in the loader threads)."""
+    from torchvision.transforms import Compose, Normalize, ToTensor
+
+    steps = getattr(preprocess, "transforms", None)
+    if not isinstance(preprocess, Compose) or len(steps) < 2 or not isinstance(steps[-2], ToTensor) \
+            or not isinstance(steps[-1], Normalize) or steps[-1].inplace:
+        return None
+    norm = steps[-1]
+    return Compose(steps[:-2]), torch.as_tensor(norm.mean).view(-1, 1, 1), torch.as_tensor(norm.std).view(-1, 1, 1)
+
+
 def _encode_trimmed(model: Any, tokens: torch.Tensor) -> torch.Tensor:
     """open_clip CLIP's encode_text over the columns up to the batch's longest text only.
 
@@ -393,6 +409,12 @@ class OpenClip(_DualEncoder):
         self._context = _simple_context(self.tokenizer)
         self._cut: dict[str, bool] = {}  # text -> cut, from the last encode_texts calls; read by truncated()
         self._trim = _can_trim(self.model, self.tokenizer, self.device)
+        split = _uint8_split(self.preprocess) if self.device.startswith("cuda") else None
+        if split is not None:
+            self._pil_steps, mean, std = split
+            self._mean, self._std = mean.to(self.device), std.to(self.device)
+        else:
+            self._pil_steps = None
 
     @staticmethod
     def load_tokenizer(name: str, **_: Any):
@@ -440,10 +462,24 @@ class OpenClip(_DualEncoder):
             d["random_weights"] = is_random_weights(self.local_dir)
         return d
 
+    def prepare_image(self, image: Any) -> torch.Tensor:
+        """The image transform, run in the loader threads: a float32 tensor; on CUDA a uint8 one, scaled and
+        normalised on the GPU by encode_images (_uint8_split)."""
+        if isinstance(image, torch.Tensor):
+            return image
+        image = _rgb([image])[0]
+        if self._pil_steps is not None:
+            from torchvision.transforms.functional import pil_to_tensor
+
+            return pil_to_tensor(self._pil_steps(image))
+        return self.preprocess(image)
+
     def encode_images(self, images: list) -> torch.Tensor:
         if not images:
             return self._empty()
-        x = torch.stack([self.preprocess(im) for im in _rgb(images)]).to(self.device)
+        x = torch.stack([self.prepare_image(im) for im in images]).to(self.device)
+        if x.dtype == torch.uint8:
+            x = x.float().div(255).sub(self._mean).div(self._std)
         with torch.inference_mode(), _autocast(self.device, self.dtype):
             return _normalise(self.model.encode_image(x))
 
@@ -623,6 +659,9 @@ class MClip(_DualEncoder):
 
     def encode_images(self, images: list) -> torch.Tensor:
         return self.image_tower.encode_images(images)
+
+    def prepare_image(self, image: Any) -> Any:
+        return self.image_tower.prepare_image(image)
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         if not texts:

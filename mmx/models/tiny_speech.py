@@ -31,7 +31,15 @@ def _bytes_vocab() -> dict[str, int]:
     return {table[b]: b for b in range(256)}
 
 
-def build_tiny_whisper(out_dir: str | os.PathLike, seed: int = 0) -> str:
+# The dimensions of OpenAI's whisper-small, for a random model of real size (benchmarks/bench_asr.py --hf-size)
+WHISPER_SMALL = dict(d_model=768, encoder_layers=12, decoder_layers=12, encoder_attention_heads=12,
+                     decoder_attention_heads=12, encoder_ffn_dim=3072, decoder_ffn_dim=3072, max_target_positions=448)
+
+
+def build_tiny_whisper(out_dir: str | os.PathLike, seed: int = 0, dims: dict | None = None,
+                       max_length: int = 24) -> str:
+    """A Whisper with random weights and a byte-level vocabulary, tiny unless `dims` (WhisperConfig fields,
+    e.g. WHISPER_SMALL) say otherwise; greedy decoding stops at `max_length` tokens."""
     from transformers import (WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration,
                               WhisperProcessor, WhisperTokenizer)
     from transformers.models.whisper.tokenization_whisper import LANGUAGES
@@ -48,10 +56,11 @@ def build_tiny_whisper(out_dir: str | os.PathLike, seed: int = 0) -> str:
     ids = {t: tok.convert_tokens_to_ids(t) for t in ["<|endoftext|>", *specials]}
     vocab_size = len(tok)
     torch.manual_seed(seed)
+    shape = {**dict(d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2,
+                    encoder_ffn_dim=64, decoder_ffn_dim=64, max_target_positions=max_length), **(dims or {})}
     cfg = WhisperConfig(
-        vocab_size=vocab_size, num_mel_bins=80, d_model=32, encoder_layers=2, decoder_layers=2,
-        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
-        max_source_positions=1500, max_target_positions=24, pad_token_id=ids["<|endoftext|>"],
+        vocab_size=vocab_size, num_mel_bins=80, **shape,
+        max_source_positions=1500, pad_token_id=ids["<|endoftext|>"],
         bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|endoftext|>"],
         decoder_start_token_id=ids["<|startoftranscript|>"], begin_suppress_tokens=None, suppress_tokens=None)
     model = WhisperForConditionalGeneration(cfg).eval()
@@ -62,7 +71,7 @@ def build_tiny_whisper(out_dir: str | os.PathLike, seed: int = 0) -> str:
     g.task_to_id = {"transcribe": ids["<|transcribe|>"], "translate": ids["<|translate|>"]}
     g.no_timestamps_token_id = ids["<|notimestamps|>"]
     g.is_multilingual = True
-    g.max_length = 24
+    g.max_length = max_length
     g.forced_decoder_ids = None
     g._from_model_config = False  # else generate() rebuilds it from the model config, losing lang_to_id
     model.save_pretrained(out)

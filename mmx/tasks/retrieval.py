@@ -51,7 +51,7 @@ class Retrieval(TaskKind):
         keys = [file_key(p) for p in data.image_paths]  # content, not name: a replaced file is re-encoded
         items = list(zip(data.image_ids, data.image_paths))
         return self._encode(model, "image", items, keys, ctx, timer=ctx.timer("image-emb", "images_per_s"),
-                            load=lambda it: load_image(it[1], it[0], self.spec.name))
+                            load=lambda it: model.prepare_image(load_image(it[1], it[0], self.spec.name)))
 
     def run(self, model, data, store, ctx: RunContext) -> None:
         todo = [lang for lang in data.languages if not self._done(store, data, lang)]

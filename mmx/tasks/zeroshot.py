@@ -69,7 +69,8 @@ class ZeroShotClassification(TaskKind):
             return
         keys = [file_key(p) for p in data.image_paths]
         items = list(zip(data.image_ids, data.image_paths))
-        img = self._encode(model, "image", items, keys, ctx, timer=ctx.timer("image-emb", "images_per_s"), load=lambda it: load_image(it[1], it[0], self.spec.name))
+        img = self._encode(model, "image", items, keys, ctx, timer=ctx.timer("image-emb", "images_per_s"),
+                           load=lambda it: model.prepare_image(load_image(it[1], it[0], self.spec.name)))
         require_finite(img, [f"image {i}" for i in data.image_ids], "image embeddings", self.spec.name, model)
         labels = torch.tensor(data.labels)
         for lang in tqdm(todo, desc=f"{self.spec.name}: languages", unit="lang", disable=not ctx.progress):
