@@ -211,17 +211,22 @@ def table(title, times, walls, secs):
                 rate_unit="RTFx")
 
 
-def bench_hf(waves, texts, bs, model_dir, random_weights, device, repeats, tmp):
+def bench_hf(waves, texts, bs, model_dir, random_weights, device, repeats, tmp, size="tiny", mmx_only=False):
     from mmx.models.speech import HFWhisper
 
     m = HFWhisper(model_dir, device=device)
     secs = sum(len(w) for w in waves) / RATE
     mmx = MmxASR(m, waves, texts, bs, tmp / "hf")
+    if mmx_only:  # benchmarks/gpu.sh: the GPU's utilisation while mmx alone runs
+        times = compare({"mmx": mmx}, repeats=repeats, warmup=1)
+        table(f"hf-whisper {size} RANDOM weights, {len(waves)} utt, batch {bs}, {device}, greedy: mmx alone",
+              times, {"mmx, wall (files -> records)": mmx.wall[1:]}, secs)
+        return
     peer = Leaderboard(model_dir, waves, bs, device, m.dtype)
     times = compare({"mmx": mmx, "open_asr_leaderboard": peer}, repeats=repeats, warmup=1)
     walls = {"mmx, wall (files -> records)": mmx.wall[1:],
              "open_asr_leaderboard, wall (map)": peer.wall[1:]}
-    kind = "tiny RANDOM weights" if random_weights else Path(model_dir).name
+    kind = f"{size} RANDOM weights" if random_weights else Path(model_dir).name
     table(f"hf-whisper {kind}, {len(waves)} utt, batch {bs}, {device}, greedy: RTFx of the timed sections",
           times, walls, secs)
     print("transcripts equal to the leaderboard's: " +
@@ -268,6 +273,11 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--hf-model", default=None, help="a saved transformers Whisper (default: tiny random weights)")
     ap.add_argument("--only", choices=["hf", "fw"], default=None)
+    ap.add_argument("--hf-size", choices=["tiny", "small"], default="tiny",
+                    help="without --hf-model: the random Whisper's size (small: whisper-small's dimensions, "
+                         "decoding capped at --max-length tokens; a model large enough to keep a GPU busy)")
+    ap.add_argument("--max-length", type=int, default=24, help="the random Whisper's greedy length limit")
+    ap.add_argument("--mmx-only", action="store_true", help="time mmx alone (benchmarks/gpu.sh samples the GPU then)")
     args = ap.parse_args()
     quiet()
     with tempfile.TemporaryDirectory() as t:
@@ -277,10 +287,12 @@ def main() -> None:
         if args.only in (None, "hf"):
             model_dir = args.hf_model
             if model_dir is None:
-                from mmx.models.tiny_speech import build_tiny_whisper
+                from mmx.models.tiny_speech import WHISPER_SMALL, build_tiny_whisper
 
-                model_dir = build_tiny_whisper(tmp / "whisper")
-            bench_hf(waves, texts, args.batch_size, model_dir, args.hf_model is None, args.device, args.repeats, tmp)
+                model_dir = build_tiny_whisper(tmp / "whisper", dims=WHISPER_SMALL if args.hf_size == "small" else None,
+                                               max_length=args.max_length)
+            bench_hf(waves, texts, args.batch_size, model_dir, args.hf_model is None, args.device, args.repeats, tmp,
+                     args.hf_size, args.mmx_only)
         if args.only in (None, "fw"):
             waves, texts, _ = audio(args.fw_n, tmp)
             bench_faster_whisper(waves, texts, args.batch_size, args.device, args.repeats, tmp)

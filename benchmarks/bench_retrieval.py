@@ -94,8 +94,9 @@ def scaled_probe(out: Path, scale: int, n_languages: int = 0) -> Path:
     return out
 
 
-def build_b32(out: Path) -> str:
-    """open_clip ViT-B-32 with random weights, in open_clip's hub layout (config + safetensors)."""
+def build_b32(out: Path, arch: str = "ViT-B-32") -> str:
+    """open_clip ViT-B-32 (or another `arch`) with random weights, in open_clip's hub layout (config +
+    safetensors)."""
     import open_clip
     from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
     from safetensors.torch import save_file
@@ -104,13 +105,13 @@ def build_b32(out: Path) -> str:
 
     out.mkdir(parents=True)
     torch.manual_seed(0)
-    model = open_clip.create_model("ViT-B-32", pretrained=None)
+    model = open_clip.create_model(arch, pretrained=None)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "open_clip_model.safetensors"))
     preprocess = {"mean": list(OPENAI_DATASET_MEAN), "std": list(OPENAI_DATASET_STD),
                   "interpolation": "bicubic", "resize_mode": "shortest"}
     (out / "open_clip_config.json").write_text(json.dumps(
-        {"model_cfg": open_clip.get_model_config("ViT-B-32"), "preprocess_cfg": preprocess}, indent=1))
-    mark_random_weights(out, how="benchmarks/bench_retrieval.py build_b32 (open_clip ViT-B-32, pretrained=None)")
+        {"model_cfg": open_clip.get_model_config(arch), "preprocess_cfg": preprocess}, indent=1))
+    mark_random_weights(out, how=f"benchmarks/bench_retrieval.py build_b32 (open_clip {arch}, pretrained=None)")
     return str(out)
 
 
@@ -217,12 +218,15 @@ def bench(label: str, spec_dir: str, args, scale: int, n_langs: int, tmp: Path, 
 
     systems = {"mmx": run_mmx, f"clip_benchmark (workers {args.workers})": run_peer,
                "bare loop": lambda: bare_loop(model, preprocess, tokenizer, data, args.batch_size, args.device)}
+    if args.mmx_only:  # benchmarks/gpu.sh: the GPU's utilisation while mmx alone runs
+        systems = {"mmx": run_mmx}
     times = compare(systems, repeats=repeats, warmup=1)
     print(f"\nmodel {label}: {spec_dir}, device {args.device}, batch {args.batch_size}; data: {n_img} images x "
           f"{len(langs)} languages = {n_cap} captions")
     ratios = print_table(f"retrieval, open_clip {label} (mmx: model load excluded)", times, work=n_img + n_cap,
                          unit="images+captions")
-    check_recalls(last["res"], peer)
+    if peer:
+        check_recalls(last["res"], peer)
     return ratios
 
 
@@ -255,12 +259,15 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--b32-repeats", type=int, default=2, help="timed rounds for ViT-B/32 (and --model-dir)")
+    ap.add_argument("--arch", default="ViT-B-32", help="the open_clip architecture built with random weights for "
+                    "'b32' (e.g. ViT-L-14: a model large enough to keep a GPU busy)")
     ap.add_argument("--workers", type=int, default=4, help="clip_benchmark's DataLoader workers (its CLI default 4)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=0,
                     help="torch.set_num_threads for every system (0: torch's default). On a shared machine, "
                          "1 keeps torch's threads from stalling on each other: steadier figures")
     ap.add_argument("--profile", action="store_true", help="cProfile one mmx run on the tiny model instead")
+    ap.add_argument("--mmx-only", action="store_true", help="time mmx alone (benchmarks/gpu.sh samples the GPU then)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -277,8 +284,8 @@ def main() -> None:
             summary["tiny"] = bench("tiny", build_tiny_open_clip(tmp / "tiny"), args, args.scale, args.languages, tmp,
                                     args.repeats)
         if "b32" in models:
-            summary["ViT-B-32"] = bench("ViT-B-32 (random weights)", build_b32(tmp / "b32"), args, args.b32_scale,
-                                        args.b32_languages, tmp, args.b32_repeats)
+            summary[args.arch] = bench(f"{args.arch} (random weights)", build_b32(tmp / "b32", args.arch), args,
+                                       args.b32_scale, args.b32_languages, tmp, args.b32_repeats)
         if args.model_dir:
             summary["given"] = bench("given", args.model_dir, args, args.b32_scale, args.b32_languages, tmp,
                                      args.b32_repeats)
