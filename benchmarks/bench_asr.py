@@ -211,12 +211,25 @@ def table(title, times, walls, secs):
                 rate_unit="RTFx")
 
 
-def bench_hf(waves, texts, bs, model_dir, random_weights, device, repeats, tmp, size="tiny", mmx_only=False):
+def bench_hf(waves, texts, bs, model_dir, random_weights, device, repeats, tmp, size="tiny", mmx_only=False,
+             profile=0):
     from mmx.models.speech import HFWhisper
 
     m = HFWhisper(model_dir, device=device)
     secs = sum(len(w) for w in waves) / RATE
     mmx = MmxASR(m, waves, texts, bs, tmp / "hf")
+    if profile:  # cProfile one run of mmx, after a warm-up run
+        import cProfile
+        import pstats
+
+        mmx()
+        pr = cProfile.Profile()
+        pr.enable()
+        compute = mmx()
+        pr.disable()
+        print(f"mmx run {mmx.wall[-1]:.3f} s wall, model calls {compute:.3f} s: RTFx {secs / compute:.1f}")
+        pstats.Stats(pr).sort_stats("cumulative").print_stats(profile)
+        return
     if mmx_only:  # benchmarks/gpu.sh: the GPU's utilisation while mmx alone runs
         times = compare({"mmx": mmx}, repeats=repeats, warmup=1)
         table(f"hf-whisper {size} RANDOM weights, {len(waves)} utt, batch {bs}, {device}, greedy: mmx alone",
@@ -278,6 +291,8 @@ def main() -> None:
                          "decoding capped at --max-length tokens; a model large enough to keep a GPU busy)")
     ap.add_argument("--max-length", type=int, default=24, help="the random Whisper's greedy length limit")
     ap.add_argument("--mmx-only", action="store_true", help="time mmx alone (benchmarks/gpu.sh samples the GPU then)")
+    ap.add_argument("--profile", type=int, default=0, metavar="ROWS",
+                    help="cProfile one mmx hf-whisper run instead, printing ROWS rows")
     args = ap.parse_args()
     quiet()
     with tempfile.TemporaryDirectory() as t:
@@ -292,7 +307,7 @@ def main() -> None:
                 model_dir = build_tiny_whisper(tmp / "whisper", dims=WHISPER_SMALL if args.hf_size == "small" else None,
                                                max_length=args.max_length)
             bench_hf(waves, texts, args.batch_size, model_dir, args.hf_model is None, args.device, args.repeats, tmp,
-                     args.hf_size, args.mmx_only)
+                     args.hf_size, args.mmx_only, args.profile)
         if args.only in (None, "fw"):
             waves, texts, _ = audio(args.fw_n, tmp)
             bench_faster_whisper(waves, texts, args.batch_size, args.device, args.repeats, tmp)

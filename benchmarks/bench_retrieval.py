@@ -236,8 +236,10 @@ def profile(tmp: Path, args) -> None:
 
     from mmx.models.tiny import build_tiny_open_clip
 
-    spec_dir = build_tiny_open_clip(tmp / "tiny")
-    data = scaled_probe(tmp / "data-prof", args.scale, args.languages)
+    big = "b32" in args.models.split(",")  # --models b32 [--arch A]: profile that model instead of the tiny one
+    spec_dir = build_b32(tmp / "b32", args.arch) if big else build_tiny_open_clip(tmp / "tiny")
+    data = scaled_probe(tmp / "data-prof", args.b32_scale if big else args.scale,
+                        args.b32_languages if big else args.languages)
     counter = [0]
     mmx_run(f"open_clip:{spec_dir}", data, tmp, args.batch_size, args.device, counter)  # warm-up
     pr = cProfile.Profile()
@@ -245,7 +247,10 @@ def profile(tmp: Path, args) -> None:
     dt, res = mmx_run(f"open_clip:{spec_dir}", data, tmp, args.batch_size, args.device, counter)
     pr.disable()
     print(f"mmx run {dt:.3f} s (model load {res['run']['model_load_s']} s excluded)")
-    pstats.Stats(pr).sort_stats("cumulative").print_stats(45)
+    speed = res["tasks"]["bench_probe"].get("speed", {})
+    print("speed of the model calls: " + ", ".join(f"{k} {v['value']:.0f} ({v['amount']:.0f} in {v['seconds']:.3f} s)"
+                                               for k, v in speed.get("overall", {}).items()))
+    pstats.Stats(pr).sort_stats("cumulative").print_stats(args.profile_rows)
 
 
 def main() -> None:
@@ -266,7 +271,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0,
                     help="torch.set_num_threads for every system (0: torch's default). On a shared machine, "
                          "1 keeps torch's threads from stalling on each other: steadier figures")
-    ap.add_argument("--profile", action="store_true", help="cProfile one mmx run on the tiny model instead")
+    ap.add_argument("--profile", action="store_true",
+                    help="cProfile one mmx run instead (the tiny model; with --models b32, that model)")
+    ap.add_argument("--profile-rows", type=int, default=45)
     ap.add_argument("--mmx-only", action="store_true", help="time mmx alone (benchmarks/gpu.sh samples the GPU then)")
     args = ap.parse_args()
     if args.threads:

