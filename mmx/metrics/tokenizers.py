@@ -257,8 +257,8 @@ def parity(tok: Tokenizer, text: ParallelText, reference: str = REFERENCE, n_res
                     idx = rng_for(seed, "premium", lang).integers(0, len(shared), (n_resamples, len(shared)))
                     with np.errstate(divide="ignore", invalid="ignore"):
                         d["premium_ci"] = percentile_ci(mine[idx].sum(1) / base[idx].sum(1))
-        if tok.limit is not None and flat:
-            cut = sum(tok.truncated(t) for t in flat)
+        if tok.limit is not None and flat:  # Tokenizer.truncated's rule, on the counts above (not a second pass)
+            cut = sum(c + tok.n_special > tok.limit for item in counts[lang] for c in item)
             d.update(truncated=cut / len(flat), truncated_ci=wilson_ci(cut, len(flat)), n_truncated=int(cut))
         langs[lang] = d
     notes = [NOTES["words"], *([NOTES["premium"]] if ref is not None else
