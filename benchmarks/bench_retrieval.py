@@ -236,7 +236,7 @@ def profile(tmp: Path, args) -> None:
 
     from mmx.models.tiny import build_tiny_open_clip
 
-    big = "b32" in args.models.split(",")  # --models b32 [--arch A]: profile that model instead of the tiny one
+    big = "tiny" not in args.models.split(",")  # --models b32 [--arch A]: profile that model, not the tiny one
     spec_dir = build_b32(tmp / "b32", args.arch) if big else build_tiny_open_clip(tmp / "tiny")
     data = scaled_probe(tmp / "data-prof", args.b32_scale if big else args.scale,
                         args.b32_languages if big else args.languages)
