@@ -149,3 +149,13 @@ def test_one_sandbox_per_program_stays_available(monkeypatch):
     monkeypatch.setenv("MMX_WARM_SANDBOX", "0")
     r = py("import os; print(len([p for p in os.listdir('/proc') if p.isdigit()]))")
     assert r.status == "ok" and "sandbox" not in r.extra
+
+
+def test_a_slot_that_cannot_start_leaves_its_program_to_a_sandbox_of_its_own(monkeypatch):
+    """warm.run answers None when a slot cannot start, while other slots may still be alive (warm sandboxes
+    stay on): the program then runs once in a sandbox of its own, not back into warm.run."""
+    calls = []
+    monkeypatch.setattr(warm, "run", lambda *a, **k: calls.append(1))
+    r = py("print('ran')")
+    assert r.status == "ok" and r.stdout.strip() == "ran" and "sandbox" not in r.extra
+    assert len(calls) == 1

@@ -316,16 +316,17 @@ def run_files(cmd: list[str], files: dict[str, str | bytes], limits: Limits | No
 
 
 def _run(cmd: list[str], workdir: str | None, entries: list | None, limits: Limits | None, env: dict | None,
-         slot: int, binds: dict[str, str] | None, python_script: bool) -> Result:
-    if workdir is None:  # the one-sandbox-per-program path copies a host folder in: make one
-        if not _warm_applies(binds):
-            with tempfile.TemporaryDirectory(prefix="mmx-run-") as d:
-                for name, kind, _, data in entries:
-                    if kind == "dir":
-                        Path(d, name).mkdir(exist_ok=True)
-                    else:
-                        Path(d, name).write_bytes(data.encode("latin-1"))
-                return _run(cmd, d, None, limits, env, slot, binds, False)
+         slot: int, binds: dict[str, str] | None, python_script: bool, warm_ok: bool = True) -> Result:
+    """``warm_ok`` False: a sandbox of the program's own, even where warm sandboxes apply (its slot failed)."""
+    use_warm = warm_ok and _warm_applies(binds)
+    if workdir is None and not use_warm:  # the one-sandbox-per-program path copies a host folder in: make one
+        with tempfile.TemporaryDirectory(prefix="mmx-run-") as d:
+            for name, kind, _, data in entries:
+                if kind == "dir":
+                    Path(d, name).mkdir(exist_ok=True)
+                else:
+                    Path(d, name).write_bytes(data.encode("latin-1"))
+            return _run(cmd, d, None, limits, env, slot, binds, False, warm_ok=False)
     lim = limits or Limits()
     iso = isolation()
     isolated = iso["tool"] == "bubblewrap"
@@ -349,7 +350,7 @@ def _run(cmd: list[str], workdir: str | None, entries: list | None, limits: Limi
             uid = sandbox_uid(slot)
         except (OSError, RuntimeError) as e:
             return Result("sandbox_error", None, "", f"no sandbox uid: {e}", 0.0)
-    if _warm_applies(binds):
+    if use_warm:
         try:
             if entries is None:
                 entries = _read_folder(workdir)
@@ -358,8 +359,8 @@ def _run(cmd: list[str], workdir: str | None, entries: list | None, limits: Limi
         r = warm.run(entries, exe, cmd[1:], full_env, lim, slot, iso["path"], uid, python_script)
         if r is not None:
             return r
-        if workdir is None:  # warm sandboxes just broke for good: the per-program path needs a host folder
-            return _run(cmd, None, entries, limits, env, slot, binds, False)
+        if workdir is None:  # this slot could not start: the program gets a sandbox of its own (a host folder)
+            return _run(cmd, None, entries, limits, env, slot, binds, False, warm_ok=False)
     fds: list[int] = []
     try:
         work = _work_folder(workdir, fds)
