@@ -357,10 +357,15 @@ def clear_cache(path: Path | None = None) -> dict[str, Any]:
 LOADER_THREADS = max(4, min(16, os.cpu_count() or 4))
 
 
-def _call_with_backoff(fn: Callable[[list], list], batch: list) -> list:
-    """Run fn on a batch; on CUDA out-of-memory, halve the batch and retry (down to one item)."""
+def _call_with_backoff(fn: Callable[[list], list], batch: list, timer: Any = None) -> list:
+    """Run fn on a batch; on CUDA out-of-memory, halve the batch and retry (down to one item).
+
+    `timer` (mmx.speed.Timer) is handed each successful call's inputs, outputs and seconds, less a lazy model's
+    load inside it: the halves of a split batch are timed on their own, since each call's counts (e.g. the
+    model's last_generation) are its own, and the failed attempt is no model time."""
     try:
-        return list(fn(batch))
+        t0, l0 = time.perf_counter(), load_seconds()
+        out = list(fn(batch))
     except Exception as e:  # torch.cuda.OutOfMemoryError, without importing torch here
         if "out of memory" not in str(e).lower() or len(batch) <= 1:
             raise
@@ -371,7 +376,10 @@ def _call_with_backoff(fn: Callable[[list], list], batch: list) -> list:
         except Exception:
             pass
         half = len(batch) // 2
-        return _call_with_backoff(fn, batch[:half]) + _call_with_backoff(fn, batch[half:])
+        return _call_with_backoff(fn, batch[:half], timer) + _call_with_backoff(fn, batch[half:], timer)
+    if timer is not None:
+        timer.record(batch, out, time.perf_counter() - t0 - (load_seconds() - l0))
+    return out
 
 
 def cached_map(fn: Callable[[list], list], items: Sequence[Any], keys: Sequence[str], namespace: str,
@@ -406,10 +414,7 @@ def cached_map(fn: Callable[[list], list], items: Sequence[Any], keys: Sequence[
                 inputs = nxt.result()
                 if j + 1 < len(mine):
                     nxt = pool.submit(prep, mine[j + 1])  # load the next batch while the model runs
-                t0, l0 = time.perf_counter(), load_seconds()
-                outs = _call_with_backoff(fn, inputs)
-                if timer is not None:  # a lazy model loading inside the call is not the call's time
-                    timer.record(inputs, outs, time.perf_counter() - t0 - (load_seconds() - l0))
+                outs = _call_with_backoff(fn, inputs, timer)
                 computed.update({keys[i]: o for i, o in zip(b, outs)})
                 if progress:
                     progress(len(b))

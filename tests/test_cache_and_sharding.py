@@ -62,6 +62,23 @@ def test_out_of_memory_halves_the_batch(tmp_path):
     assert out == list(range(1, 9))
     assert sizes == [8, 4, 2, 2, 4, 2, 2]
 
+    # Timed per successful call: each half with its own amount (a generator's counts are per call), the failed
+    # attempts not at all. Amounts as a model that reports its last call's work would give them.
+    from mmx.speed import SpeedMeter
+
+    meter, last = SpeedMeter(), {}
+
+    def counting(batch):
+        if len(batch) > 2:
+            raise RuntimeError("CUDA out of memory")
+        last["tokens"] = 10 * len(batch)
+        return batch
+
+    timer = meter.timer("gen", None, "en", amount=lambda i, o: {"generated_tokens_per_s": (last["tokens"], None)})
+    cached_map(counting, list(range(8)), [str(i) for i in range(8)], "ns2", 8, OutputCache(tmp_path, enabled=False),
+               timer=timer)
+    assert [(r.amount, r.warmup) for r in meter.rows] == [(20.0, True), (20.0, False), (20.0, False), (20.0, False)]
+
     def broken(batch):
         raise ValueError("shape mismatch")
 
