@@ -12,7 +12,7 @@ from mmx.errors import MmxError
 from mmx.languages import get_language
 from mmx.report.run import load_run
 from mmx.report.summary import summarize
-from mmx.schema import write_json
+from mmx.schema import Record, write_json
 from cli_runner import cli, run_main
 from test_compare import LANGS, base_records, write_run
 from headless import CHROMIUM, embedded_images, rendered_dom, screenshot
@@ -197,3 +197,16 @@ def test_evaluate_table_shows_the_primary_metric_ci(run_dir):
     assert "CI acc" in text and f"[{100 * lo:.1f}, {100 * hi:.1f}]" in text and "RANDOM WEIGHTS" in text
     flat = " ".join(text.split())  # the title wraps at the table's width
     assert "scores x100;" in flat and "CI: 95% Wilson" in flat
+
+
+def test_aggregates_recomputed_for_an_old_run_keep_the_primary_metric(tmp_path):
+    """results.json without CIs (an older mmx): the report recomputes the aggregates with the same code as the
+    run, the task's primary metric included, so consistency is for that metric alone, as `mmx evaluate` wrote."""
+    recs = [Record(r.id, r.language, None, None, {"acc": r.scores["acc"], "other": 1.0 - r.scores["acc"]})
+            for r in base_records(n=20)]
+    out = write_run(tmp_path / "old", recs, metrics=("acc", "other"))
+    res = json.loads((out / "results.json").read_text())
+    del res["tasks"]["syn"]["groups"]  # as written before CIs and groups existed
+    write_json(out / "results.json", res)
+    agg = load_run(out).aggregates("syn")
+    assert "groups" in agg and set(agg["consistency"]) == {"acc"}

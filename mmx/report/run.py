@@ -67,7 +67,8 @@ class Run:
         prov = t.get("provenance")
         return {**t, **aggregate_task(recs, t["metrics"], ratios_of(t.get("metric_defs") or {}),
                                       {m: d["higher_is_better"] for m, d in self.defs(name).items()},
-                                      provenance={k: prov[k] for k in ("benchmark", "languages")} if prov else None)}
+                                      provenance={k: prov[k] for k in ("benchmark", "languages")} if prov else None,
+                                      primary=t.get("primary_metric"))}  # as the run computed it (runner.py)
 
 
 def load_run(path: str | Path) -> Run:
