@@ -108,8 +108,8 @@ class SpeedMeter:
         def figures(rows: list[Row]) -> dict:
             out = {}
             for fig in sorted({r.figure for r in rows}):
-                t, warm = pooled([r for r in rows if r.figure == fig])
-                out[fig] = _figure(fig, t, warm)
+                t, with_warmup = pooled([r for r in rows if r.figure == fig])
+                out[fig] = _figure(fig, t, with_warmup)
             return out
 
         langs = sorted({r.language for r in self.rows if r.language is not None})
@@ -150,7 +150,13 @@ def device_name(device: str, host: dict) -> str:
     """The device the figures were measured on, in words: 'cuda:0 (NVIDIA H100 80GB HBM3)', 'cpu (AMD EPYC
     ..., 2 cores, 2 threads)'. compare refuses to gate speed across different ones."""
     if device.startswith("cuda"):
-        return f"{device} ({host.get('gpu', 'unknown GPU')})"
+        try:  # this device's own name (host["gpu"] is device 0's; a machine may mix cards)
+            import torch
+
+            gpu = torch.cuda.get_device_name(torch.device(device))
+        except Exception:  # no CUDA here (a report of a run made elsewhere)
+            gpu = host.get("gpu", "unknown GPU")
+        return f"{device} ({gpu})"
     import os
 
     cpu = "unknown CPU"

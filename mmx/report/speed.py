@@ -11,7 +11,8 @@ from mmx.errors import MmxError
 from mmx.speed import FIGURES, higher_is_better
 
 
-def _num(v: float) -> str:
+def format_speed(v: float | None) -> str:
+    """A speed figure as every report and the console show it."""
     return "-" if v is None else (f"{v:.3g}" if v < 10 else f"{v:,.0f}" if v >= 1000 else f"{v:.1f}")
 
 
@@ -25,12 +26,13 @@ def speed_columns(t: dict) -> tuple[list[str], dict[str, list[str]], list[str], 
     # "speed:" keeps them apart from a metric of the same name (the ASR kind's rtfx, warm-up included)
     titles = [f"speed: {f} ({FIGURES.get(f, ('', True))[0]}{'' if higher_is_better(f) else ', lower=better'})"
               for f in figs]
-    cells = {lang: [_num((d.get(f) or {}).get("value")) for f in figs] for lang, d in sp["languages"].items()}
-    pooled = [_num(sp["overall"][f]["value"]) for f in figs]
-    warm = sorted({lang for lang, d in sp["languages"].items() if any(x["includes_warmup"] for x in d.values())})
+    cells = {lang: [format_speed((d.get(f) or {}).get("value")) for f in figs] for lang, d in sp["languages"].items()}
+    pooled = [format_speed(sp["overall"][f]["value"]) for f in figs]
+    with_warmup = sorted({lang for lang, d in sp["languages"].items()
+                          if any(x["includes_warmup"] for x in d.values())})
     note = (f"speed on {sp['device']}" + (f", {sp['world_size']} ranks (per device)" if sp["world_size"] > 1 else "")
-            + f", {sp['note']}" + (f"; warm-up batches included for {', '.join(warm)} (nothing else timed)"
-                                   if warm else "") + "; pooled figures in the micro row")
+            + f", {sp['note']}" + (f"; warm-up batches included for {', '.join(with_warmup)} (nothing else timed)"
+                                   if with_warmup else "") + "; pooled figures in the micro row")
     return titles, cells, pooled, note
 
 
@@ -63,7 +65,7 @@ def speed_changes(base, new, names: list[str], tolerance: float) -> tuple[list[d
 
 
 def speed_rows(result: dict) -> list[list[str]]:
-    return [[c["task"], f"{c['figure']} ({c['unit']})", _num(c["baseline"]), _num(c["new"]),
+    return [[c["task"], f"{c['figure']} ({c['unit']})", format_speed(c["baseline"]), format_speed(c["new"]),
              f"{100 * c['change']:+.1f}%", "SLOWER" if c["regression"] else ""] for c in result.get("speed", [])]
 
 

@@ -54,10 +54,9 @@ def summarize(run: Run) -> dict:
             "primary_metric": t["primary_metric"], "metric_defs": run.defs(name), "n_records": t.get("n_records"),
             "dataset": t.get("dataset", {}), "languages": langs, "overall": t["overall"],
             "groups": t.get("groups", {}), "spread": t.get("spread", {}), "bootstrap": t.get("bootstrap"),
-            **({"provenance": t["provenance"]} if t.get("provenance") else {}),
-            **{k: t[k] for k in ("consistency", "answer_grid") if t.get(k)},  # mmx/report/consistency.py
-            **({"bitext_grid": t["bitext_grid"]} if t.get("bitext_grid") else {}),  # mmx/tasks/bitext.py
-            **({"speed": t["speed"]} if t.get("speed") else {}),  # mmx/speed.py
+            # the optional sections: provenance (the data catalogue), consistency and answer_grid
+            # (mmx/report/consistency.py), bitext_grid (mmx/tasks/bitext.py), speed (mmx/speed.py)
+            **{k: t[k] for k in ("provenance", "consistency", "answer_grid", "bitext_grid", "speed") if t.get(k)},
             "languages_without_results": [c for c in expected if c not in langs],
         }
     return out

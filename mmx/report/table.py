@@ -8,6 +8,7 @@ from rich.table import Table
 
 from mmx.errors import MmxError
 from mmx.metrics.defs import format_ci, format_value, scale_note
+from mmx.report.speed import format_speed
 
 
 def _short(metric: str) -> str:
@@ -66,4 +67,5 @@ def render_tables(results: dict, console: Console | None = None) -> None:
         sp = task.get("speed")  # mmx/speed.py; per language in `mmx report`
         if sp:
             console.print(f"speed ({sp['device']}): " + ", ".join(
-                f"{f} {v['value']:.4g} {v['unit']}" for f, v in sp["overall"].items()), markup=False, highlight=False)
+                f"{f} {format_speed(v['value'])} {v['unit']}" for f, v in sp["overall"].items()),
+                markup=False, highlight=False)
