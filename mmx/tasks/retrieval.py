@@ -11,18 +11,15 @@ mmx/metrics/tokenizers.py), so the share of cut captions per language is reporte
 from __future__ import annotations
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from mmx.cache import cached_map, file_key
 from mmx.capabilities import ImageTextEncoder
-from mmx.data.images import load_image
 from mmx.errors import MmxError
 from mmx.metrics.retrieval import recall_at_k, require_finite, top_k_indices
-from mmx.metrics.tokenizers import truncation_flags
 from mmx.registry import register_task_kind
 from mmx.schema import Record
 from mmx.tasks.base import RunContext, TaskKind
+from mmx.tasks.embed import embeddings, image_embeddings, truncated
 
 KS = (1, 5, 10)
 SHOW_TOP = 10  # candidates stored as the "prediction" of each sample
@@ -37,27 +34,12 @@ class Retrieval(TaskKind):
     def metric_names(self):
         return {f"{d}_r{k}" for d in ("t2i", "i2t") for k in KS} | {"truncated"}
 
-    def _encode(self, model, what: str, items: list, keys: list[str], ctx: RunContext, **kw) -> torch.Tensor:
-        method = "encode_images" if what == "image" else "encode_texts"  # looked up only on a cache miss:
-        fn = lambda batch: getattr(model, method)(batch)  # noqa: E731  (a lazy model loads on first use)
-        with tqdm(total=len(items), desc=f"{self.spec.name}: {what}s", unit=what, disable=not ctx.progress,
-                  leave=False) as bar:
-            rows = cached_map(lambda batch: list(fn(batch).float().cpu().numpy()), items, keys,
-                              namespace=f"{ctx.model_key}|{what}-emb", batch_size=ctx.batch_size,
-                              cache=ctx.cache, dist=ctx.dist, progress=bar.update, **kw)
-        return torch.from_numpy(np.stack(rows)) if rows else torch.zeros(0, 0)
-
-    def _image_embeddings(self, model, data, ctx: RunContext) -> torch.Tensor:
-        keys = [file_key(p) for p in data.image_paths]  # content, not name: a replaced file is re-encoded
-        items = list(zip(data.image_ids, data.image_paths))
-        return self._encode(model, "image", items, keys, ctx, timer=ctx.timer("image-emb", "images_per_s"),
-                            load=lambda it: model.prepare_image(load_image(it[1], it[0], self.spec.name)))
-
     def run(self, model, data, store, ctx: RunContext) -> None:
         todo = [lang for lang in data.languages if not self._done(store, data, lang)]
         if not todo:
             return
-        img = self._image_embeddings(model, data, ctx)
+        img = image_embeddings(model, data.image_ids, data.image_paths, ctx, self.spec.name,
+                               f"{self.spec.name}: images")
         require_finite(img, [f"image {i}" for i in data.image_ids], "image embeddings", self.spec.name, model)
         for lang in tqdm(todo, desc=f"{self.spec.name}: languages", unit="lang", disable=not ctx.progress):
             self._run_language(model, data, lang, img, store, ctx)
@@ -82,12 +64,9 @@ class Retrieval(TaskKind):
         if not texts:
             raise MmxError(f"{self.spec.name}: language {lang} has no captions in {data.source}")
         # Batches of similar length cut padding; keys are the texts themselves.
-        txt = self._encode(model, "text", texts, texts, ctx, sort_key=len,
-                          timer=ctx.timer("text-emb", "texts_per_s", lang))
-        # Batched as the texts were (sort_key): the flags come from encode_texts' own tokenisation on each rank.
-        cut = cached_map(lambda batch: truncation_flags(model, batch), texts, texts,
-                         namespace=f"{ctx.model_key}|truncated", batch_size=ctx.batch_size, cache=ctx.cache,
-                         dist=ctx.dist, sort_key=len)
+        txt = embeddings(model, "text", texts, texts, ctx, f"{self.spec.name}: texts", sort_key=len,
+                         timer=ctx.timer("text-emb", "texts_per_s", lang))
+        cut = truncated(model, texts, ctx)
         t2i_ids, i2t_ids = self._ids(data, lang)
         where = f"{self.spec.name} ({lang})"
         require_finite(txt, t2i_ids, f"caption embeddings of language {lang}", where, model)

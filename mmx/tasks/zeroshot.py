@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
-from mmx.cache import cached_map, file_key
 from mmx.capabilities import ImageTextEncoder
-from mmx.data.images import load_image
 from mmx.errors import MmxError
 from mmx.metrics.retrieval import recall_at_k, require_finite, top_k_indices
-from mmx.metrics.tokenizers import truncation_flags
 from mmx.registry import register_task_kind
 from mmx.schema import Record
 from mmx.tasks.base import RunContext, TaskKind
+from mmx.tasks.embed import embeddings, image_embeddings, truncated
 
 KS = (1, 5)
 
@@ -53,33 +50,23 @@ class ZeroShotClassification(TaskKind):
                 return tpls
         return ["{}"]
 
-    def _encode(self, model, what, items, keys, ctx, **kw) -> torch.Tensor:
-        method = "encode_images" if what == "image" else "encode_texts"
-        fn = lambda batch: getattr(model, method)(batch)  # noqa: E731  (a lazy model loads on first use)
-        rows = cached_map(lambda b: list(fn(b).float().cpu().numpy()), items, keys,
-                          namespace=f"{ctx.model_key}|{what}-emb", batch_size=ctx.batch_size, cache=ctx.cache,
-                          dist=ctx.dist, **kw)
-        return torch.from_numpy(np.stack(rows)) if rows else torch.zeros(0, 0)
-
     def run(self, model, data, store, ctx: RunContext) -> None:
         todo = [lang for lang in data.languages
                 if not all(store.has(f"{lang}/{i}") for i, y in zip(data.image_ids, data.labels)
                            if y in data.class_names[lang])]
         if not todo:
             return
-        keys = [file_key(p) for p in data.image_paths]
-        items = list(zip(data.image_ids, data.image_paths))
-        img = self._encode(model, "image", items, keys, ctx, timer=ctx.timer("image-emb", "images_per_s"),
-                           load=lambda it: model.prepare_image(load_image(it[1], it[0], self.spec.name)))
+        img = image_embeddings(model, data.image_ids, data.image_paths, ctx, self.spec.name)
         require_finite(img, [f"image {i}" for i in data.image_ids], "image embeddings", self.spec.name, model)
         labels = torch.tensor(data.labels)
         for lang in tqdm(todo, desc=f"{self.spec.name}: languages", unit="lang", disable=not ctx.progress):
             self._run_language(model, data, lang, img, labels, store, ctx)
 
-    def _class_embeddings(self, model, names: list[str], tpls: list[str], ctx, lang: str = "") -> torch.Tensor:
-        texts = [t.replace("{name}", "{}").format(n) for n in names for t in tpls]
-        emb = self._encode(model, "text", texts, texts, ctx, sort_key=len,
-                           timer=ctx.timer("text-emb", "texts_per_s", lang or None))
+    def _class_embeddings(self, model, names: list[str], tpls: list[str], texts: list[str], ctx,
+                          lang: str = "") -> torch.Tensor:
+        """texts: each class name in each template, class by class (the prompts)."""
+        emb = embeddings(model, "text", texts, texts, ctx, sort_key=len,
+                         timer=ctx.timer("text-emb", "texts_per_s", lang or None))
         require_finite(emb, [repr(t) for t in texts], f"class prompt embeddings of language {lang}",
                        f"{self.spec.name} ({lang})", model)
         emb = emb.view(len(names), len(tpls), -1).mean(1)
@@ -92,11 +79,9 @@ class ZeroShotClassification(TaskKind):
         if empty:
             raise MmxError(f"{self.spec.name}: language {lang} has an empty name for class {empty[0]} in {data.source}")
         tpls = self.templates(lang, data.source_codes.get(lang))
-        cls = self._class_embeddings(model, names, tpls, ctx, lang)
         prompts = [t.replace("{name}", "{}").format(n) for n in names for t in tpls]
-        flags = cached_map(lambda batch: truncation_flags(model, batch), prompts, prompts,
-                           namespace=f"{ctx.model_key}|truncated", batch_size=ctx.batch_size, cache=ctx.cache,
-                           dist=ctx.dist)
+        cls = self._class_embeddings(model, names, tpls, prompts, ctx, lang)
+        flags = truncated(model, prompts, ctx)
         # per class: 1 if any of its prompts was cut, NaN if the model cannot say
         cut = [max(flags[j * len(tpls):(j + 1) * len(tpls)]) for j in range(len(names))]
         col = {c: j for j, c in enumerate(classes)}
