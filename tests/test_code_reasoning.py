@@ -1,5 +1,6 @@
 """The code_reasoning kind (CRUXEval-X) end to end: `mmx evaluate` on a Hub-form copy with a fake OpenAI server."""
 import json
+import os
 import shutil
 
 import pytest
@@ -138,6 +139,10 @@ def test_input_prediction(crux, tmp_path, capsys):
     assert code == 0, err
     task = _results(tmp_path / "in")["cruxeval_x_python"]
     assert task["prediction"] == "input" and task["languages"]["en"]["metrics"]["pass@1"] == pytest.approx(3 / 4)
+    # like code generation's: how the programs were sandboxed, and programs per second (sandbox included)
+    assert [s.split(":")[0] for s in task["execution"]["sandboxes"]] == \
+        (["warm"] if os.geteuid() == 0 and os.environ.get("MMX_WARM_SANDBOX") != "0" else ["per-program"])
+    assert task["speed"]["overall"]["programs_per_s"]["amount"] > 0
     sent = srv.requests[0][1]["prompt"]
     sent = sent[0] if isinstance(sent, list) else sent
     assert sent.startswith("You will be given a python function f") and "candidate(????)" in sent

@@ -19,7 +19,6 @@ from typing import Literal
 from pydantic import Field
 
 from mmx.data.code import HOLE
-from mmx.execution.pool import execute_many
 from mmx.metrics.passk import pass_at_k
 from mmx.registry import register_task_kind
 from mmx.schema import Record
@@ -83,7 +82,6 @@ class CodeReasoning(CodeGeneration):
         return template.format(lang=p.programming_language, code=p.code + test)
 
     def _chunk(self, model, ex, probs, store, ctx) -> None:
-        g = self.gen
         outs = self.complete(model, [self.prompt(p) for p in probs], STOP, ctx, languages=[p.language for p in probs])
         answers = [[answer_of(c) for c in comps] for comps in outs]
         jobs = {}  # program text -> program, for the answers that run
@@ -100,7 +98,7 @@ class CodeReasoning(CodeGeneration):
                 row.append(str(prog))
             programs.append(row)
         unique = list(jobs)
-        results = dict(zip(unique, execute_many([(ex, jobs[s]) for s in unique], workers=g["workers"])))
+        results = dict(zip(unique, self._execute(ex, [jobs[s] for s in unique], ctx)))
         records = []
         for p, ans, progs in zip(probs, answers, programs):
             statuses, reasons, errors = [], [], []

@@ -78,7 +78,7 @@ class CodeGeneration(TaskKind):
         return data
 
     def result_extras(self) -> dict:
-        modes = sorted(getattr(self, "sandbox_modes", set()))  # how this run's programs were sandboxed
+        modes = sorted(getattr(self, "sandbox_modes", ()))  # how this run's programs were sandboxed (none run: [])
         return {"execution": {"isolation": getattr(self, "isolation", None), "harness": harness.DESCRIPTION,
                               "sandboxes": [SANDBOX_MODES.get(m, m) for m in modes]}}
 
@@ -90,6 +90,7 @@ class CodeGeneration(TaskKind):
         self.isolation = (require(bool(getattr(ctx, "allow_unsafe_execution", False))) if require
                           else {"namespaces": sandbox.isolation_available()})
         ex = get_executor(data.programming_language)
+        self.sandbox_modes: set[str] = set()
         todo = [p for lang in data.languages for p in data.problems[lang] if not store.has(f"{p.language}/{p.id}")]
         if not todo:
             return
@@ -103,14 +104,14 @@ class CodeGeneration(TaskKind):
                 bar.update(len(todo[i:i + CHUNK]))
 
     def complete(self, model, prompts: list[str], stop: list[str], ctx: RunContext,
-                 languages: list[str] | None = None) -> list[list[str]]:
-        """n completions per prompt with the task's generation options, through the output cache. With
-        ``languages`` (one per prompt), each language is batched and timed apart (mmx/speed.py)."""
+                 languages: list[str]) -> list[list[str]]:
+        """n completions per prompt with the task's generation options, through the output cache. Each
+        language (``languages``: one per prompt) is batched and timed apart (mmx/speed.py)."""
         g = self.gen
         settings = json.dumps({"n": g["n"], "t": g["temperature"], "max": g["max_new_tokens"], "stop": stop,
                                "seed": ctx.seed}, sort_keys=True)
 
-        def run(ps: list[str], lang: str | None) -> list[list[str]]:
+        def run(ps: list[str], lang: str) -> list[list[str]]:
             return cached_map(lambda batch: model.complete(batch, n=g["n"], temperature=g["temperature"],
                                                            max_new_tokens=g["max_new_tokens"], stop=stop,
                                                            seed=ctx.seed),
@@ -118,8 +119,6 @@ class CodeGeneration(TaskKind):
                               cache=ctx.cache, dist=ctx.dist, sort_key=len,
                               timer=ctx.timer("complete", None, lang, amount=generation_amount(model)))
 
-        if languages is None:
-            return run(list(prompts), None)
         out: list = [None] * len(prompts)
         for lang in dict.fromkeys(languages):
             idx = [i for i, x in enumerate(languages) if x == lang]
@@ -127,19 +126,23 @@ class CodeGeneration(TaskKind):
                 out[i] = o
         return out
 
+    def _execute(self, ex, programs: list, ctx: RunContext) -> list:
+        """Run ``programs`` (no duplicates) in the sandbox; notes how they were sandboxed (results.json) and
+        times programs/s. Results in order."""
+        t0 = time.perf_counter()
+        results = execute_many([(ex, src) for src in programs], workers=self.gen["workers"])
+        self.sandbox_modes |= {r.extra.get("sandbox", "per-program") for r in results}
+        if ctx.meter is not None and programs:  # programs/s, sandbox included: a chunk's languages share the pool
+            ctx.meter.add("programs_per_s", None, len(programs), time.perf_counter() - t0)
+        return results
+
     def _chunk(self, model, ex, probs, store, ctx) -> None:
-        g = self.gen
         stop = list(dict.fromkeys(ex.stop + [s for p in probs for s in p.stop]))
         outs = self.complete(model, [p.prompt for p in probs], stop, ctx, languages=[p.language for p in probs])
         programs = [[ex.program(p.prompt, c, p.test, p.entry_point, p.style) for c in comps]
                     for p, comps in zip(probs, outs)]
         unique = list(dict.fromkeys(src for progs in programs for src in progs))
-        t0 = time.perf_counter()
-        results = dict(zip(unique, execute_many([(ex, src) for src in unique], workers=g["workers"])))
-        self.sandbox_modes = getattr(self, "sandbox_modes", set()) | {r.extra.get("sandbox", "per-program")
-                                                                      for r in results.values()}
-        if ctx.meter is not None and unique:  # programs/s, sandbox included: a chunk's languages share the pool
-            ctx.meter.add("programs_per_s", None, len(unique), time.perf_counter() - t0)
+        results = dict(zip(unique, self._execute(ex, unique, ctx)))
         records = []
         for p, comps, progs in zip(probs, outs, programs):
             res = [results[src] for src in progs]
