@@ -170,6 +170,11 @@ def _rlimits(lim: Limits) -> dict[str, int]:
             ("data" if lim.data_only else "as"): lim.memory}
 
 
+def rlimit_names(lim: Limits) -> dict[str, int]:
+    """``_rlimits`` by ``resource`` module name (RLIMIT_CPU, ...): what launch.py and the zygote set."""
+    return {f"RLIMIT_{k.upper()}": v for k, v in _rlimits(lim).items()}
+
+
 def _bwrap_argv(bwrap: str, work: list[str], binds: dict[str, str], uid: int | None, lim: Limits) -> list[str]:
     """The bwrap command line up to the program; ``work`` builds the work folder (see _work_folder)."""
     a = _bwrap_base(bwrap, work, binds, uid)
@@ -339,7 +344,7 @@ def _run(cmd: list[str], workdir: str | None, entries: list | None, limits: Limi
     if exe is None:
         return Result("sandbox_error", None, "", f"{cmd[0]} is not installed (not on PATH)", 0.0)
     if not isolated:
-        rl = {f"RLIMIT_{k.upper()}": v for k, v in _rlimits(lim).items()}
+        rl = rlimit_names(lim)
         if os.geteuid() == 0:
             del rl["RLIMIT_NPROC"]  # root ignores it, and it would count every root process of the machine
         return _watch([sys.executable, "-I", "-S", LAUNCH, repr(rl), "--", exe, *cmd[1:]], workdir, full_env,

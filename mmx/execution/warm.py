@@ -80,13 +80,12 @@ class SlotError(RuntimeError):
 
 
 class Slot:
-    def __init__(self, index: int, bwrap: str, uid: int, python: str):
-        self.index, self.bwrap, self.uid, self.python = index, bwrap, uid, python
+    def __init__(self, bwrap: str, uid: int, python: str):
+        self.bwrap, self.uid, self.python = bwrap, uid, python
         self.lock = threading.Lock()
         self.proc: subprocess.Popen | None = None
         self.ctl = self.req = None
         self.n = 0
-        self.zygote_pid = None
 
     # -- life cycle
     def start(self) -> None:
@@ -116,7 +115,6 @@ class Slot:
             why = self.stderr_tail()
             self.stop()
             raise SlotError(f"the warm sandbox did not start: {why or 'no reply'}")
-        self.zygote_pid = hello.get("pid")
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -165,8 +163,7 @@ class Slot:
                                    "rlimits": lim_rlimits(lim)}).encode()
                 self.ctl.send(b"R" + json.dumps([rid, lim.timeout]).encode())
                 first = b"%16d" % len(body) + body[:CHUNK]
-                self.req.sendmsg([first], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                            memoryview(bytes(_ints(out_w, err_w))))])
+                socket.send_fds(self.req, [first], [out_w, err_w])
                 for i in range(CHUNK, len(body), CHUNK):
                     self.req.sendall(body[i:i + CHUNK])
             except OSError as e:
@@ -241,12 +238,6 @@ class Slot:
                           {"sandbox": "warm", "zygote_ms": reply.get("ms")})
 
 
-def _ints(*fds: int) -> bytes:
-    import array
-
-    return array.array("i", fds).tobytes()
-
-
 def select_one(sock: socket.socket, timeout: float) -> bool:
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ)
@@ -257,9 +248,9 @@ def select_one(sock: socket.socket, timeout: float) -> bool:
 
 
 def lim_rlimits(lim) -> dict[str, int]:
-    from mmx.execution.sandbox import _rlimits
+    from mmx.execution.sandbox import rlimit_names
 
-    rl = {f"RLIMIT_{k.upper()}": v for k, v in _rlimits(lim).items()}
+    rl = rlimit_names(lim)
     rl["RLIMIT_MSGQUEUE"] = 0  # POSIX message queues would outlive the program in the slot's ipc namespace
     return rl
 
@@ -273,7 +264,7 @@ def slot(index: int, bwrap: str, uid: int) -> Slot:
                 raise SlotError("python3 is not installed (the zygote needs it)")
             if not _SLOTS:  # registered after sandbox.py's lease release, so it runs before it
                 atexit.register(close_all)
-            s = _SLOTS[index] = Slot(index, bwrap, uid, python)
+            s = _SLOTS[index] = Slot(bwrap, uid, python)
         return s
 
 

@@ -19,7 +19,7 @@ The next program's child, once it is the slot uid and before it reads its progra
 /dev/shm, removes SysV IPC objects and clears the uid's user keyring (``scrub``; if anything is left its
 set-up fails and mmx restarts the slot and runs the program again in a fresh sandbox). Programs run as a uid that cannot signal, trace or read the zygote (root).
 Protocol (SOCK_SEQPACKET): ctl  mmx->zygote  b"R"+json{id, timeout} | b"K"+id (kill now);
-zygote->mmx json{id, rc, timeout, killed, clean};  req  mmx->child  body (+ the two pipes) / child->mmx
+zygote->mmx json{id, rc, timeout, clean, ms};  req  mmx->child  body (+ the two pipes) / child->mmx
 b"1" (set up) or b"E"+reason.
 """
 import ctypes
@@ -80,11 +80,7 @@ def keyctl(*args: int) -> None:
 # ---- the child: one program ---------------------------------------------------------------------------
 
 def recv_body(req: socket.socket) -> tuple[dict, list[int]]:
-    msg, anc, _, _ = req.recvmsg(1 << 16, socket.CMSG_SPACE(8 * 4))
-    fds = []
-    for level, kind, data in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds += list(memoryview(data).cast("i"))
+    msg, fds, _, _ = socket.recv_fds(req, 1 << 16, 8)
     size, buf = int(msg[:16]), [msg[16:]]
     got = len(buf[0])
     while got < size:
@@ -219,7 +215,7 @@ def exit_code(c) -> int:
 # ---- the zygote ---------------------------------------------------------------------------------------
 
 def watch(pid: int, timeout: float, hid: int, ctl: socket.socket, ready: int) -> tuple:
-    """Wait for the program's first process; (rc, timed_out, killed, set_up). The deadline runs from the end of
+    """Wait for the program's first process; (rc, timed_out, set_up). The deadline runs from the end of
     the set-up (``ready``), which has its own limit (a slow scrub of an earlier program's files must not
     time out this program: past SETUP_LIMIT the set-up fails and mmx restarts the slot)."""
     pidfd = os.pidfd_open(pid)
@@ -232,13 +228,13 @@ def watch(pid: int, timeout: float, hid: int, ctl: socket.socket, ready: int) ->
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                return None, started, False, started
+                return None, started, started
             for fd, _ in poll.poll(left * 1000):
                 if fd == pidfd:
                     rc = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
                     if not started:  # it may have run and ended within this same poll: the pipe says
                         started = os.read(ready, 1) == b"1"  # data or EOF, the writer is gone
-                    return rc, False, False, started
+                    return rc, False, started
                 if fd == ready:
                     poll.unregister(ready)
                     if os.read(ready, 1) == b"1":
@@ -248,8 +244,8 @@ def watch(pid: int, timeout: float, hid: int, ctl: socket.socket, ready: int) ->
                 if not m:
                     kill_all()
                     os._exit(0)  # mmx went away
-                if m == b"K%d" % hid:
-                    return None, False, True, started
+                if m == b"K%d" % hid:  # mmx's output cap: mmx reports it
+                    return None, False, started
     finally:
         os.close(pidfd)
 
@@ -317,7 +313,7 @@ def main() -> None:
         except ImportError:
             pass
     ctl, req = socket.socket(fileno=ctl_fd), socket.socket(fileno=req_fd)
-    ctl.send(json.dumps({"ready": True, "python": sys.executable, "pid": os.getpid()}).encode())
+    ctl.send(json.dumps({"ready": True, "python": sys.executable}).encode())
     clean = True
     while clean:
         m = ctl.recv(4096)
@@ -335,15 +331,14 @@ def main() -> None:
         os.close(ready_w)
         t1 = time.perf_counter()
         try:
-            rc, timed_out, killed, set_up = watch(pid, timeout, hid, ctl, ready_r)
+            rc, timed_out, set_up = watch(pid, timeout, hid, ctl, ready_r)
         finally:
             os.close(ready_r)
         t2 = time.perf_counter()
         clean = kill_all() and set_up  # a failed set-up (e.g. a scrub that did not finish): fresh sandbox
         t3 = time.perf_counter()
         ms = [round((b - a) * 1000, 2) for a, b in ((t0, t1), (t1, t2), (t2, t3))]
-        ctl.send(json.dumps({"id": hid, "rc": rc, "timeout": timed_out, "killed": killed, "clean": clean,
-                             "ms": ms}).encode())
+        ctl.send(json.dumps({"id": hid, "rc": rc, "timeout": timed_out, "clean": clean, "ms": ms}).encode())
 
 
 if __name__ == "__main__":
