@@ -25,7 +25,7 @@ import tarfile
 from dataclasses import replace
 
 from mmx.execution import harness
-from mmx.execution.executors import JVM_FLAGS, TS_TRANSPILE, judge
+from mmx.execution.executors import JAVA, JAVAC, TS_TRANSPILE, judge
 from mmx.execution.harness import TOKEN_FILE, HarnessError, Program
 from mmx.execution.sandbox import Limits, Result, run_files
 
@@ -51,11 +51,11 @@ def _limits(ex, n: int) -> Limits:
     return replace(ex.limits, timeout=ex.limits.timeout + 10 * n, cpu=ex.limits.cpu + 10 * n, output=64 << 20)
 
 
-def _compile_java(ex, built: list[dict], slot: int) -> list[dict | None]:
-    """{'files', 'command'} per program, or None where it must take the per-program path."""
+def _compile_java(ex, built: list[dict], slot: int) -> tuple[list[dict | None], set[int]]:
+    """{'files', 'command'} per program, or None where it must take the per-program path; and the positions
+    (in ``built``) of the programs javac names in its errors."""
     files = {f"src/mmxp{i}/Main.java": f"package mmxp{i}; " + b["Main.java"] for i, b in enumerate(built)}
-    cmd = ("javac -proc:none " + " ".join("-J" + f for f in JVM_FLAGS.split()) + " -encoding UTF-8 -nowarn -d out "
-           "src/*/Main.java >&2 && cd out && tar cf - . | base64 -w0")
+    cmd = f"{JAVAC} -proc:none -encoding UTF-8 -nowarn -d out src/*/Main.java >&2 && cd out && tar cf - . | base64 -w0"
     r = run_files(["sh", "-c", cmd], files, _limits(ex, len(built)), env=ex.env, slot=slot)
     if r.status != "ok":
         return [None] * len(built), {int(i) for i in _JAVA_ERR.findall(r.stderr)}
@@ -69,12 +69,12 @@ def _compile_java(ex, built: list[dict], slot: int) -> list[dict | None]:
     for i in range(len(built)):
         own = classes.get(f"mmxp{i}", {})
         ok = f"mmxp{i}/MmxHarness.class" in own
-        out.append({"files": own, "command": ["java", "-ea", *JVM_FLAGS.split(), "-Xss16m", "-cp", ".",
-                                              f"mmxp{i}.MmxHarness"]} if ok else None)
+        out.append({"files": own, "command": [*JAVA.split(), f"mmxp{i}.MmxHarness"]} if ok else None)
     return out, set()
 
 
-def _compile_typescript(ex, built: list[dict], slot: int):
+def _compile_typescript(ex, built: list[dict], slot: int) -> tuple[list[dict | None], set[int]]:
+    """As ``_compile_java``; a failed run names no program (then all take the per-program path)."""
     files = {"mmx_ts_batch.js": TS_BATCH, **{f"src/p{i}.ts": b["prog.ts"] for i, b in enumerate(built)}}
     r = run_files(["sh", "-c", "exec node mmx_ts_batch.js src/p*.ts"], files, _limits(ex, len(built)), env=ex.env,
                   slot=slot)

@@ -124,14 +124,15 @@ STOPS = {
 
 # JVM / V8 / Go / .NET reserve large address ranges: limit the data they write, not their address space
 _VM_LIMITS = Limits(timeout=30, cpu=60, memory=2 << 30, data_only=True)
-JVM_FLAGS = "-Xshare:auto -XX:+UseSerialGC -XX:TieredStopAtLevel=1"  # fast start-up (here and in batch.py)
+JVM_FLAGS = "-Xshare:auto -XX:+UseSerialGC -XX:TieredStopAtLevel=1"  # fast start-up
+JAVAC = "javac " + " ".join("-J" + f for f in JVM_FLAGS.split())  # javac's JVM too (here and in batch.py)
+# -ea: MultiPL-E's Java tests are `assert` statements, which the JVM skips without it
+JAVA = f"java -ea {JVM_FLAGS} -Xss16m -cp ."  # + the main class (here and in batch.py)
 
 
 def _java(main_class: str) -> list[str]:
-    # -ea: MultiPL-E's Java tests are `assert` statements, which the JVM skips without it
-    javac_flags = " ".join("-J" + f for f in JVM_FLAGS.split())
-    return ["sh", "-c", f"javac {javac_flags} -encoding UTF-8 -nowarn Main.java 2>&1 >/dev/null | grep -v '^Note:' >&2; "
-            f"test -f {main_class}.class && exec java -ea {JVM_FLAGS} -Xss16m -cp . {main_class}"]
+    return ["sh", "-c", f"{JAVAC} -encoding UTF-8 -nowarn Main.java 2>&1 >/dev/null | grep -v '^Note:' >&2; "
+            f"test -f {main_class}.class && exec {JAVA} {main_class}"]
 
 EXECUTORS: dict[str, Executor] = {e.name: replace(e, stop=STOPS[e.name]) for e in [
     Executor("python", "prog.py", ["python3", "prog.py"], ["python3"], "apt-get install python3", ("py",),
