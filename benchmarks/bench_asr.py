@@ -18,7 +18,9 @@ model, batch size and device, greedy, interleaved (benchmarks/timing.py):
    across utterances with the same batch size). mmx reads and caches --batch-size utterances at a time but
    hands CTranslate2 one at a time on CPU (faster there; mmx/models/speech.py FasterWhisper), all at once on CUDA.
 
-Both sides run the same model object, so threads and weights are the same; transcripts are compared.
+faster-whisper: both sides run the same model object, so threads and weights are the same; transcripts are
+compared. hf-whisper: the same weights and dtype, loaded twice, since the leaderboard's method clears the
+generation config's suppressed tokens (sharing the object would change mmx's output).
 
 Audio: the espeak-ng probe (English, 48 sentences of 1.5-2.5 s) when espeak-ng is installed, else tones;
 --n utterances for hf-whisper, --fw-n for faster-whisper (whose 30 s encoder windows cost ~0.3 s each on 2
@@ -230,20 +232,19 @@ def bench_hf(waves, texts, bs, model_dir, random_weights, device, repeats, tmp, 
         print(f"mmx run {mmx.wall[-1]:.3f} s wall, model calls {compute:.3f} s: RTFx {secs / compute:.1f}")
         pstats.Stats(pr).sort_stats("cumulative").print_stats(profile)
         return
-    if mmx_only:  # benchmarks/gpu.sh: the GPU's utilisation while mmx alone runs
-        times = compare({"mmx": mmx}, repeats=repeats, warmup=1)
-        table(f"hf-whisper {size} RANDOM weights, {len(waves)} utt, batch {bs}, {device}, greedy: mmx alone",
-              times, {"mmx, wall (files -> records)": mmx.wall[1:]}, secs)
-        return
-    peer = Leaderboard(model_dir, waves, bs, device, m.dtype)
-    times = compare({"mmx": mmx, "open_asr_leaderboard": peer}, repeats=repeats, warmup=1)
-    walls = {"mmx, wall (files -> records)": mmx.wall[1:],
-             "open_asr_leaderboard, wall (map)": peer.wall[1:]}
+    systems = {"mmx": mmx}
+    if not mmx_only:  # mmx_only (benchmarks/gpu.sh): the GPU's utilisation while mmx alone runs
+        systems["open_asr_leaderboard"] = peer = Leaderboard(model_dir, waves, bs, device, m.dtype)
+    times = compare(systems, repeats=repeats, warmup=1)
+    walls = {"mmx, wall (files -> records)": mmx.wall[1:]}
+    if not mmx_only:
+        walls["open_asr_leaderboard, wall (map)"] = peer.wall[1:]
     kind = f"{size} RANDOM weights" if random_weights else Path(model_dir).name
-    table(f"hf-whisper {kind}, {len(waves)} utt, batch {bs}, {device}, greedy: RTFx of the timed sections",
-          times, walls, secs)
-    print("transcripts equal to the leaderboard's: " +
-          ("not compared (random weights)" if random_weights else same(mmx.texts(), peer.preds)))
+    table(f"hf-whisper {kind}, {len(waves)} utt, batch {bs}, {device}, greedy: "
+          + ("mmx alone" if mmx_only else "RTFx of the timed sections"), times, walls, secs)
+    if not mmx_only:
+        print("transcripts equal to the leaderboard's: " +
+              ("not compared (random weights)" if random_weights else same(mmx.texts(), peer.preds)))
 
 
 def bench_faster_whisper(waves, texts, bs, device, repeats, tmp):
@@ -294,6 +295,8 @@ def main() -> None:
     ap.add_argument("--profile", type=int, default=0, metavar="ROWS",
                     help="cProfile one mmx hf-whisper run instead, printing ROWS rows")
     args = ap.parse_args()
+    if args.profile or args.mmx_only:  # both are about one hf-whisper run of mmx
+        args.only = args.only or "hf"
     quiet()
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
