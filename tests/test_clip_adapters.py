@@ -165,12 +165,14 @@ def test_mclip_sentence_transformers_layout(tmp_path, tiny, loaded):
     assert not torch.allclose(cls, loaded["mclip"].encode_texts(SCRIPTS), atol=1e-3)
 
 
-def test_mclip_m_clip_layout(tmp_path, tiny, loaded, offline):
-    """config.json model_type M-CLIP + transformer.* / LinearTransformation.* weights."""
+def _m_clip_layout(tiny: dict, mc: Path) -> tuple[str, str]:
+    """The tiny mclip text tower rewritten in the M-CLIP layout at ``mc``: config.json model_type M-CLIP
+    (modelBase a hub id that is not there offline) + transformer.* / LinearTransformation.* weights.
+    Returns (the original text folder, the image folder)."""
     from safetensors.torch import load_file, save_file
 
     text_dir, image_dir = tiny["mclip"].split(":", 1)[1].split("+")
-    src, mc = Path(text_dir), tmp_path / "mc"
+    src = Path(text_dir)
     _text_files(src, mc)
     sd = {f"transformer.{k}": v for k, v in load_file(str(src / "model.safetensors")).items()}
     proj = load_file(str(src / "projection.safetensors"))
@@ -178,12 +180,34 @@ def test_mclip_m_clip_layout(tmp_path, tiny, loaded, offline):
     save_file(sd, str(mc / "model.safetensors"))
     cfg = {"model_type": "M-CLIP", "modelBase": "xlm-roberta-large", "transformerDimensions": 48, "numDims": 32}
     (mc / "config.json").write_text(json.dumps(cfg))
+    return text_dir, image_dir
+
+
+def test_mclip_m_clip_layout(tmp_path, tiny, loaded, offline):
+    """config.json model_type M-CLIP + transformer.* / LinearTransformation.* weights."""
+    mc = tmp_path / "mc"
+    text_dir, image_dir = _m_clip_layout(tiny, mc)
 
     # modelBase is a hub id we cannot fetch offline: clear error, then the text_base= way out.
     with pytest.raises(MmxError, match="xlm-roberta-large"):
         load(f"mclip:{mc}+{image_dir}")
     m = load(f"mclip:{mc}+{image_dir}", text_base=text_dir)
     assert torch.allclose(m.encode_texts(SCRIPTS), loaded["mclip"].encode_texts(SCRIPTS), atol=1e-5)
+
+
+def test_mclip_tokenizer_alone_reads_the_m_clip_layout(tmp_path, tiny, offline):
+    """`mmx tokenizers` on an M-CLIP folder: its config.json is no transformers config, so the tokenizer and
+    the limit come through text_base, as the adapter loads them (AutoConfig alone cannot read "M-CLIP")."""
+    from mmx.metrics.tokenizers import load_tokenizer
+
+    mc = tmp_path / "mc"
+    text_dir, image_dir = _m_clip_layout(tiny, mc)
+    m = load(f"mclip:{mc}+{image_dir}", text_base=text_dir)
+    tok = load_tokenizer(f"mclip:{mc}+{image_dir}", {"text_base": text_dir})
+    assert tok.limit == m.max_length
+    assert [tok.encode(t) for t in SCRIPTS] == m.tokenizer(SCRIPTS, add_special_tokens=False)["input_ids"]
+    with pytest.raises(MmxError, match="xlm-roberta-large"):  # without text_base: the modelBase it names
+        load_tokenizer(f"mclip:{mc}+{image_dir}")
 
 
 def test_mclip_dimension_mismatch(tmp_path, tiny):

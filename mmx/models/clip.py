@@ -52,6 +52,7 @@ import torch
 from mmx.errors import MmxError
 from mmx.capabilities import ImageTextEncoder
 from mmx.models.base import is_random_weights, load_pretrained, model_folder, pick_dtype
+from mmx.models.pooling import pool, st_pooling
 from mmx.registry import register_model
 
 # Roberta-style models count positions from padding_idx + 1, so two position slots are unusable.
@@ -146,6 +147,15 @@ def _rgb(images: list) -> list:
     return [im if im.mode == "RGB" else im.convert("RGB") for im in images]
 
 
+def _tokenizer_and_config(name: str, family: str) -> tuple[Any, Any]:
+    """A transformers folder's (or hub id's) tokenizer and config, no weights: what load_tokenizer reads the
+    text limit from (_text_max_len)."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    return (load_pretrained(AutoTokenizer.from_pretrained, name, family),
+            load_pretrained(AutoConfig.from_pretrained, name, family))
+
+
 class _DualEncoder(ImageTextEncoder):
     """Shared bits: dtype, empty-batch handling."""
 
@@ -161,6 +171,10 @@ class _DualEncoder(ImageTextEncoder):
 
     def _empty(self) -> torch.Tensor:
         return torch.zeros((0, self.embed_dim()), dtype=torch.float32)
+
+    def truncated(self, texts: list[str]) -> list[bool]:
+        """Per text: longer than max_length tokens, so encode_texts cuts it (reported per sample by the tasks)."""
+        return [len(ids) > self.max_length for ids in self.tokenizer(list(texts), verbose=False)["input_ids"]]
 
 
 # ---------------------------------------------------------------- hf-clip
@@ -212,19 +226,12 @@ class HFClip(_DualEncoder):
     @staticmethod
     def load_tokenizer(name: str, max_length: str | int | None = None, **_: Any):
         """The tokenizer and the text limit alone, from the folder's configs (no weights): `mmx tokenizers`."""
-        from transformers import AutoConfig, AutoTokenizer
-
         from mmx.metrics.tokenizers import from_hf
 
         _check_local(name, "hf-clip")
-        tok = load_pretrained(AutoTokenizer.from_pretrained, name, "hf-clip")
-        cfg = load_pretrained(AutoConfig.from_pretrained, name, "hf-clip")
+        tok, cfg = _tokenizer_and_config(name, "hf-clip")
         limit = int(max_length or _text_max_len(tok, getattr(cfg, "text_config", cfg)))
         return from_hf(tok, f"hf-clip:{name}", limit)
-
-    def truncated(self, texts: list[str]) -> list[bool]:
-        """Per text: longer than max_length tokens, so encode_texts cuts it (reported per sample by the tasks)."""
-        return [len(ids) > self.max_length for ids in self.tokenizer(list(texts), verbose=False)["input_ids"]]
 
     def encode_images(self, images: list) -> torch.Tensor:
         if not images:
@@ -364,14 +371,15 @@ def _encode_trimmed(model: Any, tokens: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _can_trim(model: Any, tokenizer: Any, device: str) -> bool:
+def _can_trim(model: Any, tokenizer: Any, context: int | None, device: str) -> bool:
     """Whether _encode_trimmed may replace encode_text for this model: a plain open_clip CLIP with a causal
-    text mask, zero padding and a pooling that never reads past <end>; checked once against encode_text."""
+    text mask, zero padding and a pooling that never reads past <end>; checked once against encode_text.
+    ``context``: _simple_context(tokenizer), as the adapter already holds it."""
     try:
         from open_clip.model import CLIP
     except ImportError:
         return False
-    if (type(model) is not CLIP or getattr(model, "attn_mask", None) is None or _simple_context(tokenizer) is None
+    if (type(model) is not CLIP or getattr(model, "attn_mask", None) is None or context is None
             or getattr(model, "text_pool_type", None) not in ("argmax", "eos", "first")):
         return False
     probe = tokenizer(["a", "two blue triangles on the left of a red circle"]).to(device)
@@ -410,7 +418,7 @@ class OpenClip(_DualEncoder):
         # the truncation flags (_tokens), so truncated() needs no second tokenisation of the same captions.
         self._context = _simple_context(self.tokenizer)
         self._cut: dict[str, bool] = {}  # text -> cut, from the last encode_texts calls; read by truncated()
-        self._trim = _can_trim(self.model, self.tokenizer, self.device)
+        self._trim = _can_trim(self.model, self.tokenizer, self._context, self.device)
         split = _uint8_split(self.preprocess)
         if split is not None:
             self._pil_steps, mean, std = split
@@ -529,26 +537,46 @@ def _st_dense(folder: Path) -> tuple[torch.nn.Linear, torch.nn.Module]:
     return _linear(sd["linear.weight"], sd.get("linear.bias")), act
 
 
-def _st_pooling(folder: Path) -> str | None:
-    p = folder / "1_Pooling" / "config.json"
-    if not p.is_file():
-        return None
-    cfg = json.loads(p.read_text())
-    if cfg.get("pooling_mode_cls_token"):
-        return "cls"
-    if cfg.get("pooling_mode_mean_tokens"):
-        return "mean"
-    raise MmxError(f"mclip: unsupported pooling in {p} (only mean and cls are implemented)")
+def _config_json(name: str) -> dict:
+    """A text tower's config.json as a dict ({} without one): a folder's, or for a hub id that file alone."""
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        p = folder / "config.json"
+        return json.loads(p.read_text()) if p.is_file() else {}
+    from huggingface_hub import hf_hub_download
+
+    return json.loads(Path(load_pretrained(hf_hub_download, name, "mclip", filename="config.json")).read_text())
 
 
-def _load_mclip_layout(folder: Path, cfg: dict, text_base: str | None) -> tuple[Any, Any, torch.nn.Linear]:
-    """M-CLIP (FreddeFrallan/Multilingual-CLIP): transformer.* + LinearTransformation.*."""
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
-
+def _mclip_base(name: str, cfg: dict, text_base: str | None) -> str:
     base = text_base or cfg.get("modelBase")
     if not base:
-        raise MmxError(f"mclip: {folder}/config.json has no modelBase; pass text_base=ID_OR_DIR")
+        raise MmxError(f"mclip: {name}/config.json has no modelBase; pass text_base=ID_OR_DIR")
+    return base
+
+
+def _text_tokenizer(name: str, cfg: dict, text_base: str | None) -> tuple[Any, Any]:
+    """A text tower's tokenizer and the transformers config of its model (what the text limit is read from),
+    in every mclip layout. ``cfg``: its config.json (_config_json). An M-CLIP config.json is no transformers
+    config (model_type "M-CLIP"): the architecture is its modelBase's (or text_base's)."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    if cfg.get("model_type") != "M-CLIP":
+        return _tokenizer_and_config(name, "mclip")
+    base = _mclip_base(name, cfg, text_base)
     base_cfg = load_pretrained(AutoConfig.from_pretrained, base, "mclip")
+    try:
+        tok = AutoTokenizer.from_pretrained(name)
+    except Exception:  # tokenizer_config without tokenizer_class: AutoTokenizer can't read "M-CLIP"
+        tok = load_pretrained(AutoTokenizer.from_pretrained, base, "mclip")
+    return tok, base_cfg
+
+
+def _load_mclip_layout(folder: Path, base_cfg: Any, base: str) -> tuple[Any, torch.nn.Linear]:
+    """M-CLIP (FreddeFrallan/Multilingual-CLIP): transformer.* + LinearTransformation.*, on the architecture
+    of ``base_cfg`` (the config of ``base``, its modelBase: _text_tokenizer)."""
+    from transformers import AutoModel
+
     model = AutoModel.from_config(base_cfg)
     sd = _load_weights(folder, ("model.safetensors", "pytorch_model.bin"))
     tsd = {k[len("transformer."):]: v for k, v in sd.items() if k.startswith("transformer.")}
@@ -559,12 +587,7 @@ def _load_mclip_layout(folder: Path, cfg: dict, text_base: str | None) -> tuple[
     if missing or unexpected:
         raise MmxError(f"mclip: M-CLIP weights in {folder} do not fit {base}: missing {missing[:5]}, "
                        f"unexpected {unexpected[:5]}")
-    proj = _linear(sd["LinearTransformation.weight"], sd.get("LinearTransformation.bias"))
-    try:
-        tok = AutoTokenizer.from_pretrained(str(folder))
-    except Exception:  # tokenizer_config without tokenizer_class: AutoTokenizer can't read "M-CLIP"
-        tok = load_pretrained(AutoTokenizer.from_pretrained, base, "mclip")
-    return model, tok, proj
+    return model, _linear(sd["LinearTransformation.weight"], sd.get("LinearTransformation.bias"))
 
 
 @register_model("mclip")
@@ -612,17 +635,17 @@ class MClip(_DualEncoder):
 
     def _load_text(self, text_name: str, kwargs: dict) -> None:
         folder = model_folder(text_name, "mclip")
-        cfg_path = folder / "config.json"
-        cfg = json.loads(cfg_path.read_text()) if cfg_path.is_file() else {}
+        cfg = _config_json(str(folder))
+        self.tokenizer, text_cfg = _text_tokenizer(str(folder), cfg, kwargs.get("text_base"))
         self.act: torch.nn.Module = torch.nn.Identity()
         self.proj: torch.nn.Linear | None = None
         if cfg.get("model_type") == "M-CLIP":
-            model, self.tokenizer, self.proj = _load_mclip_layout(folder, cfg, kwargs.get("text_base"))
+            base = _mclip_base(str(folder), cfg, kwargs.get("text_base"))
+            model, self.proj = _load_mclip_layout(folder, text_cfg, base)
         else:
-            from transformers import AutoModel, AutoTokenizer
+            from transformers import AutoModel
 
             model = load_pretrained(AutoModel.from_pretrained, str(folder), "mclip")
-            self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, str(folder), "mclip")
             if (folder / "projection.safetensors").is_file():
                 sd = _load_weights(folder, ("projection.safetensors",))
                 self.proj = _linear(sd["weight"], sd.get("bias"))
@@ -631,25 +654,20 @@ class MClip(_DualEncoder):
         self.text_model = model.to(self.device, self.dtype).eval()
         if self.proj is not None:
             self.proj = self.proj.to(self.device)  # kept float32: it runs after pooling
-        self.pooling = kwargs.get("pooling") or _st_pooling(folder) or "mean"
+        self.pooling = kwargs.get("pooling") or st_pooling(folder, "mclip") or "mean"
         if self.pooling not in ("mean", "cls"):
             raise MmxError(f"mclip: pooling={self.pooling!r}; use mean or cls")
-        self.max_length = int(kwargs.get("max_length") or _text_max_len(self.tokenizer, model.config))
+        self.max_length = int(kwargs.get("max_length") or _text_max_len(self.tokenizer, text_cfg))
 
     @staticmethod
-    def load_tokenizer(name: str, max_length: str | int | None = None, **_: Any):
+    def load_tokenizer(name: str, max_length: str | int | None = None, text_base: str | None = None, **_: Any):
         """The text tower's tokenizer (no weights); the limit from its config, as _load_text sets it."""
-        from transformers import AutoConfig, AutoTokenizer
-
         from mmx.metrics.tokenizers import from_hf
 
         text = name.split("+", 1)[0].strip()
-        tok = load_pretrained(AutoTokenizer.from_pretrained, text, "mclip")
-        limit = int(max_length or _text_max_len(tok, load_pretrained(AutoConfig.from_pretrained, text, "mclip")))
-        return from_hf(tok, f"mclip:{text}", limit)
-
-    def truncated(self, texts: list[str]) -> list[bool]:
-        return [len(ids) > self.max_length for ids in self.tokenizer(list(texts), verbose=False)["input_ids"]]
+        _check_local(text, "mclip")
+        tok, text_cfg = _text_tokenizer(text, _config_json(text), text_base)
+        return from_hf(tok, f"mclip:{text}", int(max_length or _text_max_len(tok, text_cfg)))
 
     def info(self) -> dict[str, Any]:
         d = super().info()
@@ -675,11 +693,7 @@ class MClip(_DualEncoder):
         with torch.inference_mode():
             with _autocast(self.device, self.dtype):
                 hidden = self.text_model(**inputs)[0].float()
-            if self.pooling == "cls":
-                pooled = hidden[:, 0]
-            else:
-                mask = batch["attention_mask"].to(self.device).unsqueeze(-1).float()
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            pooled = pool(hidden, batch["attention_mask"].to(self.device), self.pooling)
             if self.proj is not None:
                 pooled = self.act(self.proj(pooled))
         return _normalise(pooled)

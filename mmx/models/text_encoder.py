@@ -18,7 +18,7 @@ Model specs (``--model FAMILY:NAME``):
     sides), ``threads=N``.
 
 Every adapter returns L2-normalised float32 (N, D) CPU tensors (mmx.capabilities.TextEncoder), so the
-cosine similarity is a dot product. Pooling follows sentence-transformers (``models/Pooling.py``).
+cosine similarity is a dot product. Pooling follows sentence-transformers (``models/Pooling.py``; mmx/models/pooling.py).
 """
 from __future__ import annotations
 
@@ -32,47 +32,9 @@ from mmx.capabilities import TextEncoder
 from mmx.errors import MmxError
 from mmx.models.base import load_pretrained, mark_random_weights, model_folder, pick_dtype
 from mmx.models.clip import (_accepted, _check_args, _check_local, _dtype_kw, _normalise, _st_dense,
-                             _text_max_len, _to)
+                             _text_max_len, _to, _tokenizer_and_config)
+from mmx.models.pooling import POOLINGS, ST_POOLING, pool, st_pooling
 from mmx.registry import register_model
-
-POOLINGS = ("mean", "cls", "last", "max")
-# sentence-transformers' 1_Pooling/config.json keys -> our names (the first one set wins, in this order)
-_ST_POOLING = {"pooling_mode_cls_token": "cls", "pooling_mode_lasttoken": "last",
-               "pooling_mode_mean_tokens": "mean", "pooling_mode_max_tokens": "max"}
-
-
-def st_pooling(folder: Path) -> str | None:
-    """The pooling a sentence-transformers folder declares, or None when it has no 1_Pooling config."""
-    modules = folder / "modules.json"
-    path = "1_Pooling"
-    if modules.is_file():
-        found = [m.get("path") for m in json.loads(modules.read_text()) if str(m.get("type", "")).endswith("Pooling")]
-        path = found[0] if found else path
-    p = folder / path / "config.json"
-    if not p.is_file():
-        return None
-    cfg = json.loads(p.read_text())
-    on = [k for k, v in cfg.items() if k.startswith("pooling_mode") and v]
-    known = [_ST_POOLING[k] for k in _ST_POOLING if k in on]
-    if len(on) != 1 or not known:
-        raise MmxError(f"hf-text: {p} asks for pooling {', '.join(on) or 'none'}; mmx implements one of "
-                       f"{', '.join(_ST_POOLING)}. Pass pooling=mean|cls|last|max to choose one")
-    return known[0]
-
-
-def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
-    """(B, T, H) hidden states and (B, T) attention mask -> (B, H), as sentence-transformers pools."""
-    m = mask.to(hidden.dtype).unsqueeze(-1)
-    if how == "cls":
-        return hidden[:, 0]
-    if how == "mean":
-        return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
-    if how == "max":
-        return hidden.masked_fill(m == 0, float("-inf")).max(1).values
-    if how == "last":  # the last real token, whichever side the tokenizer pads
-        last = mask.shape[1] - 1 - mask.long().flip(1).argmax(1)
-        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-    raise MmxError(f"hf-text: pooling={how!r}; use one of {', '.join(POOLINGS)}")
 
 
 @register_model("hf-text")
@@ -108,14 +70,11 @@ class HFText(TextEncoder):
     @staticmethod
     def load_tokenizer(name: str, max_length: str | int | None = None, **_: Any):
         """The tokenizer and the text limit alone (no weights): `mmx tokenizers` and a run's tokenizer section."""
-        from transformers import AutoConfig, AutoTokenizer
-
         from mmx.metrics.tokenizers import from_hf
 
         _check_local(name, "hf-text")
         folder = model_folder(name, "hf-text")
-        tok = load_pretrained(AutoTokenizer.from_pretrained, str(folder), "hf-text")
-        cfg = load_pretrained(AutoConfig.from_pretrained, str(folder), "hf-text")
+        tok, cfg = _tokenizer_and_config(str(folder), "hf-text")
         return from_hf(tok, f"hf-text:{name}", int(max_length or _max_length(folder, tok, cfg)))
 
     def truncated(self, texts: list[str]) -> list[bool]:
@@ -201,10 +160,10 @@ def build_tiny_text_encoder(out_dir: str | Path, pooling: str = "mean", seed: in
                      num_attention_heads=2, max_position_embeddings=64, pad_token_id=PAD_ID)
     BertModel(cfg).save_pretrained(out)
     byte_tokenizer(64).save_pretrained(out)
-    key = {v: k for k, v in _ST_POOLING.items()}[pooling]
+    key = {v: k for k, v in ST_POOLING.items()}[pooling]
     (out / "1_Pooling").mkdir(exist_ok=True)
     (out / "1_Pooling" / "config.json").write_text(json.dumps(
-        {"word_embedding_dimension": 32, **{k: k == key for k in _ST_POOLING}}, indent=1) + "\n")
+        {"word_embedding_dimension": 32, **{k: k == key for k in ST_POOLING}}, indent=1) + "\n")
     (out / "modules.json").write_text(json.dumps([
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
         {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
