@@ -16,8 +16,9 @@ from mmx.capabilities import CodeGenerator, TextEncoder
 from mmx.errors import MmxError
 from mmx.metrics.code_extract import CHAT_INSTRUCTION, answer_to_completion, chat_message, parse_flag
 from mmx.models.base import load_pretrained, mark_random_weights, pick_dtype
-from mmx.models.genstats import FirstToken, GenerationStats, count_generated
+from mmx.models.genstats import FirstToken, GenerationStats, count_generated, stop_ids
 from mmx.models.openai_client import TRANSPORT_ARGS, model_client
+from mmx.models.pooling import pool
 from mmx.registry import register_model
 
 
@@ -87,7 +88,9 @@ class HFCausalLM(CodeGenerator, TextEncoder):
 
         texts_in = [self.chat_prompt(p) for p in prompts] if self.chat else list(prompts)
         stop = None if self.chat else stop  # a chat answer ends at the end-of-turn token, not at a stop sequence
-        eos = self._eos_ids() if self.chat else {}
+        ends = stop_ids(self.model, self.tokenizer)  # counted as the end of a row in both modes (as vlm.py does)
+        # chat: the answer ends at the end of the assistant's turn, the tokenizer's EOS as well as the model's own
+        eos = {"eos_token_id": ends} if self.chat and ends else {}
         enc = self.tokenizer(texts_in, return_tensors="pt", padding=True, add_special_tokens=False)
         enc = {k: v.to(self.device) for k, v in enc.items()}
         width = enc["input_ids"].shape[1]
@@ -96,7 +99,6 @@ class HFCausalLM(CodeGenerator, TextEncoder):
         torch.manual_seed(seed)
         todo = n if sample else 1  # greedy: one decode, copied n times
         stats = self.last_generation = GenerationStats()  # tokens and first-token time: mmx/speed.py
-        stop_ids = set(eos.get("eos_token_id") or [self.tokenizer.eos_token_id])
         while todo > 0:
             k = min(todo, self.samples_per_call)
             kw = dict(do_sample=True, temperature=float(temperature), top_p=0.95) if sample else dict(do_sample=False)
@@ -106,8 +108,8 @@ class HFCausalLM(CodeGenerator, TextEncoder):
                 gen = self.model.generate(**enc, max_new_tokens=int(max_new_tokens), num_return_sequences=k,
                                           pad_token_id=self.tokenizer.pad_token_id, top_k=None,
                                           stopping_criteria=crit, streamer=first, **eos, **kw)
-            stats.add(enc["attention_mask"].sum(), count_generated(gen[:, width:], stop_ids,
-                                                                   self.tokenizer.pad_token_id), first)
+            stats.add(enc["attention_mask"].sum(), count_generated(gen[:, width:], ends, self.tokenizer.pad_token_id),
+                      first)
             texts = self.tokenizer.batch_decode(gen[:, width:], skip_special_tokens=True)
             for i, t in enumerate(texts):  # rows are prompt-major: prompt i's k samples are adjacent
                 out[i // k].append(answer_to_completion(prompts[i // k], t) if self.chat else trim_at_stop(t, stop))
@@ -118,23 +120,14 @@ class HFCausalLM(CodeGenerator, TextEncoder):
         """Mean-pooled last hidden states (padding masked out), L2-normalised, float32 on the CPU."""
         import torch
 
+        from mmx.models.clip import _normalise  # here, not at the top: clip imports torch
+
         enc = self.tokenizer(list(texts), return_tensors="pt", padding=True, truncation=True,
                              max_length=min(int(getattr(self.tokenizer, "model_max_length", 4096) or 4096), 4096))
         enc = {k: v.to(self.device) for k, v in enc.items()}
         with torch.inference_mode():
             hidden = self.model(**enc, output_hidden_states=True).hidden_states[-1].float()
-        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        return torch.nn.functional.normalize(mean, dim=-1).cpu()
-
-    def _eos_ids(self) -> dict:
-        """End of the assistant's turn: the tokenizer's EOS (Qwen's <|im_end|>) as well as the model's own
-        (a GGUF's generation config may name only <|endoftext|>)."""
-        ids = self.model.generation_config.eos_token_id
-        ids = [ids] if isinstance(ids, int) else list(ids or [])
-        if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in ids:
-            ids.append(self.tokenizer.eos_token_id)
-        return {"eos_token_id": ids} if ids else {}
+        return _normalise(pool(hidden, enc["attention_mask"], "mean"))
 
 
 class _StopInCompletion:

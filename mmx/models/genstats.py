@@ -8,6 +8,7 @@ takes no streamer, so there the first-token time is left out.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 
 
 class FirstToken:
@@ -27,7 +28,7 @@ class FirstToken:
         pass
 
 
-def count_generated(rows, stop_ids: set[int], pad_id: int | None) -> int:
+def count_generated(rows, stop_ids: Collection[int], pad_id: int | None) -> int:
     """Tokens generated over rows of new token ids (prompt removed): up to and including the first end token,
     and not the padding a finished row gets while others go on."""
     n = 0
@@ -62,10 +63,12 @@ class GenerationStats:
             self.timed_calls += 1
 
 
-def stop_ids(model, tokenizer) -> set[int]:
-    """The ids that end a row: the model's generation config's and the tokenizer's end-of-sequence ids."""
+def stop_ids(model, tokenizer) -> list[int]:
+    """The ids that end a row: the model's generation config's end-of-sequence ids, then the tokenizer's if
+    it is another (a chat model's end of turn, Qwen's <|im_end|>, where a GGUF's generation config names only
+    <|endoftext|>). In that order and without repeats, so that it can go to generate() as eos_token_id."""
     ids = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    ids = {ids} if isinstance(ids, int) else set(ids or [])
+    ids = [ids] if isinstance(ids, int) else list(ids or [])
     if getattr(tokenizer, "eos_token_id", None) is not None:
-        ids.add(tokenizer.eos_token_id)
-    return ids
+        ids.append(tokenizer.eos_token_id)
+    return list(dict.fromkeys(ids))

