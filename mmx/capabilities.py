@@ -142,8 +142,8 @@ class TextEncoder(Adapter):
 
 
 class ImageTextEncoder(TextEncoder):
-    """CLIP-style dual encoder. Both methods return L2-normalised float32 CPU tensors (N, D). A text
-    encoder too: its text tower runs the bitext kind."""
+    """CLIP-style dual encoder: encode_images and encode_texts (TextEncoder's) both return L2-normalised
+    float32 CPU tensors (N, D), in one shared space. A text encoder too: its text tower runs the bitext kind."""
 
     capability_name = "image-text-encoder"
 
@@ -154,9 +154,6 @@ class ImageTextEncoder(TextEncoder):
         return image
 
     def encode_images(self, images: list) -> torch.Tensor:  # PIL images, or what prepare_image returned
-        raise NotImplementedError
-
-    def encode_texts(self, texts: list[str]) -> torch.Tensor:
         raise NotImplementedError
 
 

@@ -58,7 +58,7 @@ def test_retrieval_run_on_cuda_names_the_gpu_and_agrees_with_cpu(open_clip_dir, 
             assert abs(res["cuda"]["languages"][lang]["metrics"][k] - v) <= 0.05, (lang, k)
 
 
-def test_whisper_features_on_cuda_match_the_cpu_extractor(tmp_path):
+def test_whisper_features_on_cuda_match_the_cpu_extractor():
     from transformers import WhisperFeatureExtractor
 
     from mmx.models.speech import whisper_features
