@@ -179,7 +179,9 @@ for _line in reversed([
     lambda: _frac(r"script_fidelity", True, "share of outputs with letters written in the expected script"),
     lambda: _frac(r"skipped", False, "share of samples skipped (unusable input)"),
     lambda: _frac(r"failed", False, "share of samples that failed"),
-    lambda: _frac(r"truncated", False, "share of texts cut at the model's context limit (mmx/metrics/tokenizers.py)"),
+    lambda: _frac(r"truncated", False, "share of samples cut at a model limit: input texts longer than the context "
+                                       "(encoders, mmx/metrics/tokenizers.py) or outputs that ran to the decoder's "
+                                       "length limit (Whisper ASR and speech translation)"),
     lambda: _frac(r"bitext_acc_(to|from)_en", True, "bitext mining top-1 (xsim, cosine): the true translation ranked first"),
     lambda: _frac(r"mexa", True, "MEXA alignment: the true pair more similar than any other in its row and column"),
     lambda: _frac(r"bitext_margin", True, "cosine of the true pair minus the mean cosine to the other items (x100)"),
