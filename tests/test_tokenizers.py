@@ -199,3 +199,46 @@ def test_qwen_coder_gguf_tokenizer_on_the_23_humaneval_xl_languages(shared_data,
     worst = max(langs, key=lambda c: langs[c]["premium"])
     assert worst == "el" and langs["el"]["premium_ci"][0] > 2
     assert all(d["premium_ci"][0] > 1 for c, d in langs.items() if c not in ("en", "zh"))
+
+
+def _humaneval_folder(tmp_path, rows_by_lang):
+    py = tmp_path / "he" / "python"
+    py.mkdir(parents=True)
+    for lang, rows in rows_by_lang.items():
+        py.joinpath(f"{lang}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return py.parent
+
+
+def test_humaneval_xl_pairs_languages_by_task_id(tmp_path):
+    # German lacks python/1: its python/2 must stay paired with English's python/2, not slide into slot 1
+    en = [{"task_id": f"python/{i}", "prompt": "a" * (i + 1)} for i in range(3)]
+    de = [{"task_id": "python/0", "prompt": "bb"}, {"task_id": "python/2", "prompt": "bbbbbbbbb"}]
+    text = parallel_text(str(_humaneval_folder(tmp_path, {"English": en, "German": de})))
+    assert text.items["en"] == [["a"], ["aa"], ["aaa"]]
+    assert text.items["de"] == [["bb"], [], ["bbbbbbbbb"]]
+    sec = parity(from_hf(byte_tokenizer(77), "bytes"), text)
+    # premium over the items both have (python/0 and python/2): (2 + 9) / (1 + 3) bytes
+    assert sec["languages"]["de"]["premium"] == pytest.approx(11 / 4) and sec["languages"]["de"]["n_items"] == 2
+
+
+def test_humaneval_xl_row_without_prompt_names_the_file(tmp_path):
+    from mmx.errors import MmxError
+
+    folder = _humaneval_folder(tmp_path, {"English": [{"task_id": "python/0", "prompt": "x"}],
+                                          "German": [{"task_id": "python/0"}]})
+    with pytest.raises(MmxError, match=r"German\.jsonl:1: the row has no 'prompt'"):
+        parallel_text(str(folder))
+
+
+def test_max_length_of_a_bare_tokenizer_folder(tmp_path, small_text):
+    from mmx.errors import MmxError
+
+    byte_tokenizer(16).save_pretrained(tmp_path / "bare")
+    assert load_tokenizer(str(tmp_path / "bare")).limit == 16  # the tokenizer's own model_max_length
+    tok = load_tokenizer(str(tmp_path / "bare"), {"max_length": "12"})  # as --model-args gives it: a string
+    assert tok.limit == 12
+    # 10 bytes of text fit in 12 tokens with BOS and EOS: de's two 10-byte items fit, ru's 19-byte one does not
+    sec = parity(tok, parallel_text(str(small_text)))
+    assert sec["languages"]["de"]["n_truncated"] == 0 and sec["languages"]["ru"]["n_truncated"] == 1
+    with pytest.raises(MmxError, match="max_length='77x'"):
+        load_tokenizer(str(tmp_path / "bare"), {"max_length": "77x"})

@@ -66,27 +66,10 @@ def _lists_json(obj: dict, path: Path) -> tuple[list[str], dict[str, list[str]]]
     return [str(i) for i in range(n)], {k: [str(x) if x is not None else "" for x in v] for k, v in obj.items()}
 
 
-def _xtd10_clone(root: Path, name: str) -> tuple[list[str], dict[str, list[str]], list[Path]]:
-    from mmx.data.retrieval import XTD10_FILES  # the caption files' layout, as the xtd10 loader reads it
-
-    names = root / "XTD10" / "test_image_names.txt"
-    ids = [x.strip() for x in read_text(names, name).splitlines() if x.strip()]
-    out, used = {}, [names]
-    for code, rel in XTD10_FILES.items():
-        f = root / rel
-        if f.is_file():
-            lines = read_text(f, name).splitlines()
-            while lines and not lines[-1].strip():
-                lines.pop()
-            if len(lines) != len(ids):
-                raise MmxError(f"{name}: {f} has {len(lines)} captions for the {len(ids)} images of {names}")
-            out[code] = lines
-            used.append(f)
-    return ids, out, used
-
-
-def _humaneval_xl(folder: Path, programming_language: str, text_field: str,
-                  name: str) -> tuple[list[str], dict[str, list[str]], list[Path]]:
+def read_humaneval_xl(folder: Path, programming_language: str, text_field: str,
+                      name: str) -> tuple[list[str], dict[str, list[str]], list[Path]]:
+    """(task ids in the files' order, {file stem (a language name): one text per id, "" where that language
+    lacks the task}, the files read); also what `mmx tokenizers --text humaneval-xl` reads."""
     files = sorted(folder.glob("*.jsonl")) or sorted((folder / programming_language).glob("*.jsonl"))
     if not files:
         raise MmxError(f"{name}: {folder} holds no caption JSON, XTD10 clone or HumanEval-XL files "
@@ -139,9 +122,11 @@ def load_parallel_text(path: Path | None = None, name: str = "parallel_text", la
             raise MmxError(f"{name}: {path} should hold a JSON object")
         used = [path]
     elif (path / "XTD10" / "test_image_names.txt").is_file():
-        ids, by_code, used = _xtd10_clone(path, name)
+        from mmx.data.retrieval import read_xtd10_clone
+
+        ids, by_code, used = read_xtd10_clone(path, name)
     elif path.is_dir():
-        ids, raw, used = _humaneval_xl(path, programming_language, field, name)
+        ids, raw, used = read_humaneval_xl(path, programming_language, field, name)
         by_code = {get_language(stem).code: texts for stem, texts in raw.items()}  # file names are language names
     else:
         raise MmxError(f"{name}: {path} not found; point dataset.path (or --data-args path=...) at parallel text")

@@ -357,11 +357,20 @@ def load_xtd10(source: str | None = None, images: Path | None = None, name: str 
     src = Path(source).expanduser()
     if src.is_file() and src.suffix == ".json":
         return load_caption_json(src, Path(images), name=name, languages=languages, limit=limit)
+    ids, by_code, used = read_xtd10_clone(src, name)
+    return _select(name, used[0], ids, Path(images), {c: [[x] for x in caps] for c, caps in by_code.items()},
+                   languages, limit)
+
+
+def read_xtd10_clone(src: Path, name: str) -> tuple[list[str], dict[str, list[str]], list[Path]]:
+    """(image names, {XTD10's own code: one caption per image, stripped}, the files read: the names file
+    first) from a clone of XTD10's repository; also the parallel_text loader's reader (mmx/data/parallel.py)."""
     names_file = src / "XTD10" / "test_image_names.txt"
     if not names_file.is_file():
         raise MmxError(f"{name}: {names_file} not found; source should be a clone of {XTD10_REPO}")
     ids = [x.strip() for x in read_text(names_file, name).splitlines() if x.strip()]
-    by_code: dict[str, list[list[str]]] = {}
+    by_code: dict[str, list[str]] = {}
+    used = [names_file]
     for code, rel in XTD10_FILES.items():
         f = src / rel
         if not f.is_file():
@@ -372,8 +381,9 @@ def load_xtd10(source: str | None = None, images: Path | None = None, name: str 
         if len(lines) != len(ids):
             raise MmxError(f"{name}: {f} has {len(lines)} captions for the {len(ids)} images of {names_file}; "
                            "line i must caption image i")
-        by_code[code] = [[x.strip()] for x in lines]
-    return _select(name, names_file, ids, Path(images), by_code, languages, limit)
+        by_code[code] = [x.strip() for x in lines]
+        used.append(f)
+    return ids, by_code, used
 
 
 # MVL-SIB (Schmidt et al. 2025): SIB-200's topic-labelled sentences (FLORES-200, 205 languages) and 10 images per

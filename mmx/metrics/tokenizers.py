@@ -91,16 +91,31 @@ def from_open_clip(tok: Any, name: str) -> Tokenizer:
     return Tokenizer(name, tok.encode, ctx, 2)
 
 
-def hf_tokenizer(name: str, family: str, limit: int | None = None, **kwargs: Any) -> Tokenizer:
-    """AutoTokenizer.from_pretrained alone (no weights): a folder, a hub id, or a folder + gguf_file=NAME."""
+def hf_tokenizer(name: str, family: str, max_length: str | int | None = None, **kwargs: Any) -> Tokenizer:
+    """AutoTokenizer.from_pretrained alone (no weights): a folder, a hub id, or a folder + gguf_file=NAME;
+    ``max_length`` (``--model-args max_length=77``, a string there): the model's limit, else the tokenizer's."""
     from transformers import AutoTokenizer
 
     from mmx.models.base import load_pretrained
 
+    limit = _max_length(max_length)
     kw = {k: v for k, v in kwargs.items() if v}
     tok = load_pretrained(AutoTokenizer.from_pretrained, name, family, **kw)
     label = f"{family}:{name}" + (f" ({kw['gguf_file']})" if kw.get("gguf_file") else "")
     return from_hf(tok, label, limit)
+
+
+def _max_length(v: str | int | None) -> int | None:
+    if v is None or v == "":
+        return None
+    try:
+        n = int(v)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1:
+        raise MmxError(f"max_length={v!r}: give the model's context limit in tokens, a whole number (e.g. "
+                       "--model-args max_length=77)")
+    return n
 
 
 def load_tokenizer(model: str, args: dict[str, str] | None = None) -> Tokenizer:
@@ -135,8 +150,9 @@ def _gguf(name: str, args: dict) -> tuple:
 # ------------------------------------------------------------------ parallel text
 
 @dataclass
-class ParallelText:
-    """Items aligned by position across languages; an item is a list of texts (several captions of an image)."""
+class TokenText:
+    """Parallel text as the parity counts it: items aligned by position across languages, an item a list of
+    texts (several captions of an image; empty where the language lacks the item)."""
 
     name: str
     source: str
@@ -144,13 +160,9 @@ class ParallelText:
     notes: tuple[str, ...] = ()
 
 
-def _code(lang: str) -> str:
+def _items(obj: Any, path: Path) -> dict[str, list[list[str]]]:
     from mmx.languages import normalize_code
 
-    return normalize_code(lang)
-
-
-def _items(obj: Any, path: Path) -> dict[str, list[list[str]]]:
     caps = obj.get("captions", obj) if isinstance(obj, dict) else None
     if not isinstance(caps, dict) or not caps:
         raise MmxError(f"{path}: expected a JSON object {{lang: [item, ...]}} or {{\"captions\": {{lang: [...]}}}} "
@@ -165,31 +177,21 @@ def _items(obj: Any, path: Path) -> dict[str, list[list[str]]]:
             if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
                 raise MmxError(f"{path}: item {i} of {lang!r} is neither a string nor a list of strings")
             rows.append([t for t in texts if t.strip()])
-        out[_code(lang)] = rows
+        out[normalize_code(lang, path)] = rows
     return out
 
 
-def _humaneval_xl(folder: Path) -> dict[str, list[list[str]]]:
+def _humaneval_xl(folder: Path, label: str) -> dict[str, list[list[str]]]:
+    """The Python prompts, paired across languages by task id (mmx/data/parallel.py reads the files); a task
+    a language lacks is an empty item there, so the other items stay paired."""
+    from mmx.data.parallel import read_humaneval_xl
     from mmx.languages import get_language
 
-    py = folder / "python" if (folder / "python").is_dir() else folder
-    files = sorted(py.glob("*.jsonl"))
-    if not files:
-        raise MmxError(f"{folder}: no HumanEval-XL files (python/<Language>.jsonl); pass --text humaneval-xl with "
-                       "$MMX_HUMANEVAL_XL set to the folder, or the folder itself")
-    out = {}
-    for f in files:
-        rows = {}
-        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                rec = json.loads(line)
-                rows[str(rec["task_id"])] = [rec["prompt"]]
-        # task ids ("python/0") align the languages
-        out[get_language(f.stem).code] = [rows[k] for k in sorted(rows, key=lambda k: int(k.rsplit("/", 1)[-1]))]
-    return out
+    _, by_stem, _ = read_humaneval_xl(folder, "python", "prompt", label)
+    return {get_language(stem).code: [[t] if t.strip() else [] for t in texts] for stem, texts in by_stem.items()}
 
 
-def parallel_text(which: str) -> ParallelText:
+def parallel_text(which: str) -> TokenText:
     """``probe``, ``xtd10``, ``humaneval-xl``, a HumanEval-XL folder, or a JSON file of parallel texts."""
     shared = ROOT.parent / "shared" / "data"
     if which == "probe":
@@ -207,12 +209,12 @@ def parallel_text(which: str) -> ParallelText:
                 "HumanEval-XL folder"}.get(which, f"use one of {', '.join(TEXTS)} or an existing JSON file")
         raise MmxError(f"--text {which}: {path} does not exist; {hint}")
     if path.is_dir() or which == "humaneval-xl":
-        return ParallelText("humaneval-xl", str(path), _humaneval_xl(path), (NOTES["humaneval-xl"],))
+        return TokenText("humaneval-xl", str(path), _humaneval_xl(path, f"--text {which}"), (NOTES["humaneval-xl"],))
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
         raise MmxError(f"{path}: not a JSON file of parallel texts ({e})") from None
-    return ParallelText(which if which in TEXTS else "file", str(path), _items(obj, path))
+    return TokenText(which if which in TEXTS else "file", str(path), _items(obj, path))
 
 
 # ------------------------------------------------------------------ the computation
@@ -221,23 +223,20 @@ def _ratio(a: float, b: float) -> float | None:
     return float(a / b) if b else None
 
 
-def parity(tok: Tokenizer, text: ParallelText, reference: str = REFERENCE, n_resamples: int = 1000,
+def parity(tok: Tokenizer, text: TokenText, reference: str = REFERENCE, n_resamples: int = 1000,
            seed: int = 0) -> dict:
     """The tokenizer section: per language, characters, words, tokens, their ratios, the premium vs English with
     its bootstrap CI, and (with a limit) the share of texts truncated with its Wilson CI."""
     import numpy as np  # here, not at import: `mmx --help` and `mmx tasks` stay light
 
-    from mmx.languages import get_language
+    from mmx.metrics.asr import uses_spaces
     from mmx.report.stats import percentile_ci, rng_for, wilson_ci
 
     counts = {lang: [[tok.count(t) for t in item] for item in items] for lang, items in text.items.items()}
     ref = counts.get(reference)
     langs = {}
     for lang, items in text.items.items():
-        try:
-            spaces = get_language(lang).uses_spaces
-        except MmxError:
-            spaces = True
+        spaces = uses_spaces(lang)
         flat = [t for item in items for t in item]
         toks = sum(sum(c) for c in counts[lang])
         chars = sum(len(t) for t in flat)
@@ -318,17 +317,14 @@ def _fmt(v: float | None, digits: int = 2) -> str:
 
 def section_table(sec: dict) -> tuple[str, list[str], list[list[str]]]:
     """(caption, header, rows) of a tokenizer section, as the report and `mmx tokenizers` print it."""
-    from mmx.languages import get_language
+    from mmx.report.summary import lang_info
 
     head = ["lang", "name", "texts", "tokens", "tokens/char", "tokens/word", f"premium vs {sec['reference']}"]
     if sec.get("limit") is not None:
         head.append(f"truncated >{sec['limit']} x100")
     rows = []
     for code, d in sorted(sec["languages"].items(), key=lambda kv: (kv[1]["premium"] is None, kv[1]["premium"] or 0)):
-        try:
-            name = get_language(code).name
-        except MmxError:
-            name = "?"
+        name = lang_info(code)["name"]
         ci = d.get("premium_ci")
         prem = _fmt(d["premium"]) + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
         row = [code, name, str(d["n_texts"]), str(d["tokens"]), _fmt(d["tokens_per_char"], 3),
