@@ -7,11 +7,37 @@ import pytest
 from scipy.stats import binomtest
 
 from mmx.report.aggregate import aggregate_task
-from mmx.report.consistency import consistency, kappa, mcnemar_exact, pair
+from mmx.report.consistency import MAX_LISTED, consistency, kappa
 from mmx.schema import Record
 
 from cli_runner import cli
 from code_server import CompletionServer
+
+
+# --- the oracle: one pair of languages at a time, by the formulas (consistency_of does all pairs at once) ---
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided p-value of McNemar's exact test on the discordant counts b and c: with p = 1/2 the binomial
+    is symmetric, so scipy.stats.binomtest(b, b + c).pvalue is twice the smaller tail, capped at 1."""
+    if b + c == 0:
+        return 1.0
+    from scipy.stats import binom
+
+    return float(min(1.0, 2.0 * binom.cdf(min(b, c), b + c, 0.5)))
+
+
+def pair(a: dict[str, bool], b: dict[str, bool], max_listed: int = MAX_LISTED) -> dict:
+    """The comparison of two languages' outcomes over the items both have."""
+    shared = sorted(a.keys() & b.keys())
+    n11 = sum(a[i] and b[i] for i in shared)
+    only_a = [i for i in shared if a[i] and not b[i]]
+    only_b = [i for i in shared if b[i] and not a[i]]
+    n00 = len(shared) - n11 - len(only_a) - len(only_b)
+    return {"shared": len(shared), "only_a": len(only_a), "only_b": len(only_b),
+            "agreement": (n11 + n00) / len(shared) if shared else None,
+            "kappa": kappa(n11, len(only_a), len(only_b), n00),
+            "p": mcnemar_exact(len(only_a), len(only_b)) if shared else None,
+            "listed_a": only_a[:max_listed], "listed_b": only_b[:max_listed]}
 
 
 def _recs(solved: dict[str, set[int]], n_items: int, metric: str = "acc") -> list[Record]:

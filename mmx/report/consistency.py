@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from functools import lru_cache
 
 import numpy as np
 
@@ -54,36 +53,14 @@ def kappa(n11: int, n10: int, n01: int, n00: int) -> float | None:
     return (po - pe) / (1 - pe)
 
 
-@lru_cache(maxsize=4096)
-def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided p-value of McNemar's exact test on the discordant counts b and c: with p = 1/2 the binomial
-    is symmetric, so scipy.stats.binomtest(b, b + c).pvalue is twice the smaller tail, capped at 1 (the same
-    value, checked in the tests, at a fraction of binomtest's cost over hundreds of language pairs)."""
-    if b + c == 0:
-        return 1.0
-    from scipy.stats import binom
-
-    return float(min(1.0, 2.0 * binom.cdf(min(b, c), b + c, 0.5)))
-
-
-def binary_metrics(records: list[Record], metrics: list[str], ratios: dict | None = None) -> list[str]:
-    """The metrics whose per-sample scores are all 0 or 1 in these records."""
-    from mmx.report.aggregate import is_proportion
-
-    return [m for m in metrics if is_proportion(records, m, ratios)]
-
-
-def outcomes(records: list[Record], key: str, items: list[str] | None = None
-             ) -> tuple[dict[str, dict[str, bool]], dict[str, int]]:
+def outcomes(records: list[Record], key: str, items: list[str]) -> tuple[dict[str, dict[str, bool]], dict[str, int]]:
     """language -> item -> solved, from the per-sample score ``key``; and language -> items left out
-    because more than one sample of the language scored them. ``items``: each record's item, if known."""
-    from mmx.report.aggregate import item_key
-
+    because more than one sample of the language scored them. ``items``: each record's item."""
     seen: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for j, r in enumerate(records):
+    for r, item in zip(records, items):
         v = r.scores.get(key)
         if v is not None and not math.isnan(v):
-            seen[r.language][items[j] if items is not None else item_key(r)].append(v)
+            seen[r.language][item].append(v)
     out, ambiguous = {}, {}
     for lang, its in seen.items():
         out[lang] = {i: vs[0] == 1.0 for i, vs in its.items() if len(vs) == 1}
@@ -91,23 +68,11 @@ def outcomes(records: list[Record], key: str, items: list[str] | None = None
     return out, ambiguous
 
 
-def pair(a: dict[str, bool], b: dict[str, bool], max_listed: int = MAX_LISTED) -> dict:
-    """The comparison of two languages' outcomes over the items both have."""
-    shared = sorted(a.keys() & b.keys())
-    n11 = sum(a[i] and b[i] for i in shared)
-    only_a = [i for i in shared if a[i] and not b[i]]
-    only_b = [i for i in shared if b[i] and not a[i]]
-    n00 = len(shared) - n11 - len(only_a) - len(only_b)
-    return {"shared": len(shared), "only_a": len(only_a), "only_b": len(only_b),
-            "agreement": (n11 + n00) / len(shared) if shared else None,
-            "kappa": kappa(n11, len(only_a), len(only_b), n00),
-            "p": mcnemar_exact(len(only_a), len(only_b)) if shared else None,
-            "listed_a": only_a[:max_listed], "listed_b": only_b[:max_listed]}
-
-
 def consistency_of(by_lang: dict[str, dict[str, bool]], max_listed: int = MAX_LISTED) -> dict:
-    """The matrices of one metric (see the module docstring); ``pair`` for every pair at once: the 2x2
-    counts of all pairs are products of the languages' solved / failed indicator matrices."""
+    """The matrices of one metric (see the module docstring), every pair of languages at once: the 2x2
+    counts of all pairs are products of the languages' solved / failed indicator matrices. McNemar's exact
+    p-value with p = 1/2 is twice the smaller binomial tail, capped at 1 (scipy.stats.binomtest's two-sided
+    value, checked in the tests, at a fraction of its cost over hundreds of language pairs)."""
     from scipy.stats import binom
 
     langs = sorted(by_lang)
@@ -145,10 +110,10 @@ def consistency(records: list[Record], metrics: list[str], ratios: dict | None =
                 max_listed: int = MAX_LISTED) -> dict:
     """metric -> its consistency matrices, for each binary metric of a task run in two or more languages
     that share items; {} when there is none (the section is then left out of results.json)."""
-    from mmx.report.aggregate import item_key
+    from mmx.report.aggregate import is_proportion, item_key
 
     out = {}
-    binary = binary_metrics(records, metrics, ratios)
+    binary = [m for m in metrics if is_proportion(records, m, ratios)]  # per-sample scores all 0 or 1
     if len({r.language for r in records}) < 2 or not binary:
         return out
     items = [item_key(r) for r in records]
