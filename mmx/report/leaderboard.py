@@ -352,14 +352,14 @@ def header_lines(lb: dict) -> list[str]:
 
 
 def to_markdown(lb: dict) -> str:
+    from mmx.report.summary import _table
+
     lines = ["# mmx leaderboard", "", *(f"- {x}" for x in header_lines(lb)), "",
              LEGEND.format(alpha=lb["settings"]["alpha"]) + ".", ""]
     for name, t in lb["tasks"].items():
         lines += [f"## {name}", ""]
         for caption, head, rows in task_rows(t):
-            lines += [f"### {caption}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-            lines += ["| " + " | ".join(r) + " |" for r in rows]
-            lines.append("")
+            lines += [f"### {caption}", "", *_table(head, rows)]
     return "\n".join(lines)
 
 
