@@ -100,11 +100,9 @@ class VQA(TaskKind):
 
     def _grid(self, samples, grid, keep):
         """Each open question once per answer-language entry, with the references in that language."""
-        def item(s):
-            parts = s.id.split("/")
-            return "/".join(p for p in parts if p != s.language)
+        from mmx.report.aggregate import item_key  # the parallel item: the id without its language segment
 
-        refs = {(s.answer_language or s.language, item(s)): s for s in samples if s.options is None}
+        refs = {(s.answer_language or s.language, item_key(s)): s for s in samples if s.options is None}
         out = []
         for s in samples:
             if keep is not None and s.language not in keep:
@@ -112,12 +110,13 @@ class VQA(TaskKind):
             if s.options is not None:
                 out.append(s)
                 continue
+            own = s.answer_language or s.language
             for entry in grid:
-                alang = (s.answer_language or s.language) if entry == "question" else entry
-                ref = s if alang == (s.answer_language or s.language) else refs.get((alang, item(s)))
+                alang = own if entry == "question" else entry
+                ref = s if alang == own else refs.get((alang, item_key(s)))
                 if ref is None:
                     raise MmxError(f"{self.spec.name}: sample {s.id!r} has no parallel item with answers in "
-                                   f"{alang!r} (looked for {item(s)!r} in that language); answer_languages "
+                                   f"{alang!r} (looked for {item_key(s)!r} in that language); answer_languages "
                                    "can only list languages whose answers the set has for every question")
                 self.template(alang, False)
                 out.append(replace(s, id=f"{s.id}@{entry}", answers=ref.answers, annotators=ref.annotators,
