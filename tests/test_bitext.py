@@ -9,7 +9,7 @@ import pytest
 
 from mmx.errors import MmxError
 from mmx.data.parallel import load_parallel_text
-from mmx.tasks.bitext import grid, pair_scores
+from mmx.tasks.bitext import grid, pair_scores, similarity
 
 from cli_runner import cli
 
@@ -25,7 +25,7 @@ def test_scores_by_hand():
     # S = q c^T = [[1, .8, 0], [0, .6, 1], [.6, .96, .8]]: only item 0's row and column peak on the diagonal
     q = _unit([1, 0], [0, 1], [0.6, 0.8])
     c = _unit([1, 0], [0.8, 0.6], [0, 1])
-    s = pair_scores(q, c)
+    s = pair_scores(similarity(q, c))
     assert s["bitext_acc_to_en"].tolist() == [1, 0, 0]
     assert s["bitext_acc_from_en"].tolist() == [1, 0, 0]
     assert s["mexa"].tolist() == [1, 0, 0]
@@ -38,7 +38,7 @@ def test_scores_by_hand():
 
 def test_directions_differ_and_mexa_needs_both():
     # S = [[.8, 0], [.96, .8]]: row 0 and column 1 peak on the diagonal, row 1 and column 0 do not
-    s = pair_scores(_unit([1, 0], [0.6, 0.8]), _unit([0.8, 0.6], [0, 1]))
+    s = pair_scores(similarity(_unit([1, 0], [0.6, 0.8]), _unit([0.8, 0.6], [0, 1])))
     assert s["bitext_acc_to_en"].tolist() == [1, 0]
     assert s["bitext_acc_from_en"].tolist() == [0, 1]
     assert s["mexa"].tolist() == [0, 0]
@@ -46,10 +46,10 @@ def test_directions_differ_and_mexa_needs_both():
 
 def test_a_tie_is_a_miss_and_one_item_is_refused():
     same = _unit([1, 0], [1, 0])  # two identical texts: neither can be told from the other
-    s = pair_scores(same, same)
+    s = pair_scores(similarity(same, same))
     assert s["bitext_acc_to_en"].tolist() == [0, 0] and s["mexa"].tolist() == [0, 0]
     with pytest.raises(MmxError, match="at least 2 parallel items"):
-        pair_scores(_unit([1, 0]), _unit([1, 0]))
+        pair_scores(similarity(_unit([1, 0]), _unit([1, 0])))
 
 
 def test_grid_by_hand():

@@ -51,13 +51,17 @@ def top1(scores: np.ndarray) -> np.ndarray:
     return np.diag(scores) > off.max(axis=1)
 
 
-def pair_scores(q: np.ndarray, c: np.ndarray) -> dict[str, np.ndarray]:
-    """Per item, the bitext scores of queries ``q`` (n, d) against their translations ``c`` (n, d), both
-    with unit-norm rows: top-1 each way, MEXA, margin and similarity (see the module docstring)."""
-    n = len(q)
+def similarity(q: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """S[i, j] = cos(q_i, c_j) in float64, for unit-norm rows; the other direction is its transpose."""
+    return q.astype(np.float64) @ c.astype(np.float64).T
+
+
+def pair_scores(s: np.ndarray) -> dict[str, np.ndarray]:
+    """Per item, the bitext scores of a square similarity matrix (``similarity``: queries x their translations):
+    top-1 each way, MEXA, margin and similarity (see the module docstring)."""
+    n = len(s)
     if n < 2:
         raise MmxError("bitext needs at least 2 parallel items: retrieval among one candidate tests nothing")
-    s = (q.astype(np.float64) @ c.astype(np.float64).T)
     diag = np.diag(s)
     to, back = top1(s), top1(s.T)
     others = (s.sum(axis=1) - diag + s.sum(axis=0) - diag) / (2 * (n - 1))  # mean of row i and column i, off-diagonal
@@ -65,13 +69,18 @@ def pair_scores(q: np.ndarray, c: np.ndarray) -> dict[str, np.ndarray]:
             "mexa": (to & back).astype(float), "bitext_margin": diag - others, "bitext_sim": diag}
 
 
-def grid(emb: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
-    """Top-1 accuracy from every query language (outer key) to every other content language (inner key)."""
-    out: dict[str, dict[str, float]] = {}
-    for ql, q in emb.items():
-        out[ql] = {cl: float(top1(q.astype(np.float64) @ c.astype(np.float64).T).mean())
-                   for cl, c in emb.items() if cl != ql}
-    return out
+def grid(emb: dict[str, np.ndarray], known: dict | None = None) -> dict[str, dict[str, float]]:
+    """Top-1 accuracy from every query language (outer key) to every other content language (inner key).
+    Each pair's similarity matrix is computed once, for both directions; ``known``: pairs already scored
+    ({(query, content): accuracy}, both directions: the run's matrices against English)."""
+    cells = dict(known or {})
+    langs = list(emb)
+    for i, a in enumerate(langs):
+        for b in langs[i + 1:]:
+            if (a, b) not in cells:
+                s = similarity(emb[a], emb[b])
+                cells[a, b], cells[b, a] = float(top1(s).mean()), float(top1(s.T).mean())
+    return {ql: {cl: cells[ql, cl] for cl in langs if cl != ql} for ql in langs}
 
 
 @register_task_kind("bitext")
@@ -126,19 +135,23 @@ class Bitext(TaskKind):
     def run(self, model, data, store, ctx: RunContext) -> None:
         emb = self._embed(model, data, ctx)
         emb = {lang: emb[lang] for lang in [PIVOT, *data.languages]}  # English first in the grid
-        if self.options.grid:
-            self._grid = {"languages": list(emb), "n_items": len(data.ids), "top1": grid(emb)}
+        known = {}  # the grid's cells against English, from the matrices the records use
         for lang in data.languages:
             ids = [f"{lang}/{i}" for i in data.ids]
-            if all(store.has(i) for i in ids):
+            done = all(store.has(i) for i in ids)
+            if done and not self.options.grid:
+                continue
+            s = similarity(emb[lang], emb[PIVOT])
+            per = pair_scores(s)
+            known[lang, PIVOT] = float(per["bitext_acc_to_en"].mean())
+            known[PIVOT, lang] = float(per["bitext_acc_from_en"].mean())
+            if done:
                 continue
             texts = data.texts[lang]
             cut = cached_map(lambda batch: truncation_flags(model, batch), texts, texts,
                              namespace=f"{ctx.model_key}|truncated", batch_size=ctx.batch_size, cache=ctx.cache,
                              dist=ctx.dist)
-            s = emb[lang].astype(np.float64) @ emb[PIVOT].astype(np.float64).T
             best_to, best_from = s.argmax(axis=1), s.argmax(axis=0)
-            per = pair_scores(emb[lang], emb[PIVOT])
             records = []
             for k, (sid, item) in enumerate(zip(ids, data.ids)):
                 scores = {m: float(per[m][k]) for m in METRICS}
@@ -149,6 +162,8 @@ class Bitext(TaskKind):
                     extra={"text": texts[k], "en_text": data.texts[PIVOT][k],
                            "from_en_top1": data.ids[best_from[k]]}))
             store.write([r for r in records if not store.has(r.id)])
+        if self.options.grid:
+            self._grid = {"languages": list(emb), "n_items": len(data.ids), "top1": grid(emb, known)}
 
     def result_extras(self) -> dict:
         return {"bitext_grid": self._grid} if self._grid else {}
