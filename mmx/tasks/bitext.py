@@ -22,18 +22,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 from pydantic import Field
-from tqdm import tqdm
 
-from mmx.cache import cached_map
 from mmx.capabilities import TextEncoder
 from mmx.errors import MmxError
 from mmx.languages import normalize_code
 from mmx.metrics.retrieval import require_finite
-from mmx.metrics.tokenizers import truncation_flags
 from mmx.registry import register_task_kind
 from mmx.schema import Record
 from mmx.tasks.base import RunContext, TaskKind
 from mmx.tasks.config import Options
+from mmx.tasks.embed import embeddings, truncated
 
 PIVOT = "en"
 METRICS = ("bitext_acc_to_en", "bitext_acc_from_en", "mexa", "bitext_margin", "bitext_sim")
@@ -116,17 +114,13 @@ class Bitext(TaskKind):
 
     def _embed(self, model, data, ctx: RunContext) -> dict[str, np.ndarray]:
         texts = [t for lang in data.texts for t in data.texts[lang]]
-        fn = lambda batch: list(model.encode_texts(batch).float().cpu().numpy())  # noqa: E731  (lazy model)
-        with tqdm(total=len(texts), desc=f"{self.spec.name}: texts", unit="text", disable=not ctx.progress,
-                  leave=False) as bar:
-            # same namespace as the retrieval kind's captions: a CLIP model's text embeddings are shared
-            rows = cached_map(fn, texts, texts, namespace=f"{ctx.model_key}|text-emb", batch_size=ctx.batch_size,
-                              cache=ctx.cache, dist=ctx.dist, sort_key=len, progress=bar.update,
-                              timer=ctx.timer("text-emb", "texts_per_s"))  # batches mix languages: overall only
+        # the retrieval kind's cache namespace: a CLIP model's text embeddings are shared
+        rows = embeddings(model, "text", texts, texts, ctx, f"{self.spec.name}: texts", sort_key=len,
+                          timer=ctx.timer("text-emb", "texts_per_s")).numpy()  # batches mix languages: overall only
         out, at = {}, 0
         for lang in data.texts:
             n = len(data.texts[lang])
-            out[lang] = np.stack(rows[at:at + n]).astype(np.float32)
+            out[lang] = rows[at:at + n]
             at += n
             require_finite(torch.from_numpy(out[lang]), [f"{lang}/{i}" for i in data.ids],
                            f"text embeddings of language {lang}", self.spec.name, model)
@@ -148,9 +142,7 @@ class Bitext(TaskKind):
             if done:
                 continue
             texts = data.texts[lang]
-            cut = cached_map(lambda batch: truncation_flags(model, batch), texts, texts,
-                             namespace=f"{ctx.model_key}|truncated", batch_size=ctx.batch_size, cache=ctx.cache,
-                             dist=ctx.dist)
+            cut = truncated(model, texts, ctx)
             best_to, best_from = s.argmax(axis=1), s.argmax(axis=0)
             records = []
             for k, (sid, item) in enumerate(zip(ids, data.ids)):
