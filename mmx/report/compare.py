@@ -195,9 +195,9 @@ def compare_runs(base: Run, new: Run, metric: str | None = None, threshold: floa
     if speed_tolerance is not None:  # mmx/report/speed.py: pooled figures of each task, same device only
         speed, speed_notes = speed_changes(base, new, names, speed_tolerance)
         notes += speed_notes
-    return {"baseline": {"dir": str(base.dir), "model": base.results.get("model", {}).get("spec"),
+    return {"baseline": {"dir": str(base.dir), "model": base.spec,
                          "random_weights": base.random_weights},
-            "new": {"dir": str(new.dir), "model": new.results.get("model", {}).get("spec"),
+            "new": {"dir": str(new.dir), "model": new.spec,
                     "random_weights": new.random_weights},
             "settings": {"threshold": threshold, "alpha": alpha, "correction": "holm", "n_resamples": n_resamples,
                          "seed": seed, "ci_level": stats.LEVEL, "test": "paired permutation (two-sided)",

@@ -44,7 +44,7 @@ def collect(runs: list, task: str, metric: str | None, flag: str) -> tuple[dict[
         m = metric or t["primary_metric"]
         if m not in t["metrics"]:
             raise MmxError(f"{flag}: task {task} of {r.dir} has no metric {m!r}; it has {', '.join(t['metrics'])}")
-        spec = r.results.get("model", {}).get("spec") or str(r.dir)
+        spec = r.spec or str(r.dir)
         if spec in values:
             raise MmxError(f"{flag}: two runs of model {spec} carry task {task} ({where[spec]} and {r.dir}); give "
                            "one run per model")

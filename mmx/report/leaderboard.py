@@ -53,7 +53,7 @@ def model_labels(runs: list) -> tuple[list[str], list[str]]:
         for s in runs[:i]:
             if s.dir.resolve() == r.dir.resolve():
                 raise MmxError(f"run directory {r.dir} is given twice; give each run once")
-    specs = [r.results.get("model", {}).get("spec") or str(r.dir) for r in runs]
+    specs = [r.spec or str(r.dir) for r in runs]
     notes = []
     by_spec: dict[str, list] = defaultdict(list)
     for r, s in zip(runs, specs):
@@ -231,14 +231,14 @@ def build_leaderboard(runs: list, tasks: list[str] | None = None, metric: str | 
     out = {"settings": {"alpha": alpha, "n_resamples": n_resamples, "seed": seed, "correction": "holm per language",
                         "test": "paired permutation (two-sided; unpaired where runs hold different samples)",
                         "ci_level": stats.LEVEL},
-           "models": [{"label": lab, "spec": r.results.get("model", {}).get("spec"), "dir": str(r.dir),
+           "models": [{"label": lab, "spec": r.spec, "dir": str(r.dir),
                        "random_weights": r.random_weights} for lab, r in zip(labels, runs)],
            "notes": notes, "tasks": {}}
     for t in names:
         members = [(lab, r) for lab, r in zip(labels, runs) if t in r.tasks]
-        have = {r.results.get("model", {}).get("spec") for _, r in members}
+        have = {r.spec for _, r in members}
         absent = [lab for lab, r in zip(labels, runs)  # a model whose other run has the task is not absent
-                  if t not in r.tasks and r.results.get("model", {}).get("spec") not in have]
+                  if t not in r.tasks and r.spec not in have]
         if absent:
             notes.append(f"{t}: not in the run(s) of {', '.join(absent)}")
         check_data(t, members, allow_different_data, notes)

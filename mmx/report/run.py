@@ -34,6 +34,11 @@ class Run:
         return (self.results.get("upgrade") or {}).get("from_version")
 
     @property
+    def spec(self) -> str | None:
+        """The model spec the run evaluated (results.json model.spec)."""
+        return self.results.get("model", {}).get("spec")
+
+    @property
     def random_weights(self) -> bool:
         return bool(self.results.get("model", {}).get("random_weights"))
 
