@@ -68,21 +68,21 @@ class Tokenizer:
         return self.limit is not None and self.count(text) + self.n_special > self.limit
 
 
-def _limit(n: Any) -> int | None:
-    # transformers reports "no limit configured" as a huge sentinel (1e30)
+def configured_limit(n: Any) -> int | None:
+    """A tokenizer's limit as int; None where none is configured (transformers reports a huge sentinel, 1e30)."""
     return int(n) if n and n < 100_000 else None
 
 
 def from_hf(tok: Any, name: str, limit: int | None = None) -> Tokenizer:
     """A transformers tokenizer; ``limit``: the model's (else the tokenizer's model_max_length, if set)."""
     return Tokenizer(name, lambda t: tok(t, add_special_tokens=False, verbose=False)["input_ids"],
-                     limit if limit is not None else _limit(getattr(tok, "model_max_length", None)),
+                     limit if limit is not None else configured_limit(getattr(tok, "model_max_length", None)),
                      int(tok.num_special_tokens_to_add(pair=False)))
 
 
 def from_open_clip(tok: Any, name: str) -> Tokenizer:
     """open_clip's SimpleTokenizer (CLIP BPE: <start> text <end>, cut to context_length) or its HF wrappers."""
-    ctx = _limit(getattr(tok, "context_length", None))
+    ctx = configured_limit(getattr(tok, "context_length", None))
     inner = getattr(tok, "tokenizer", None)
     if inner is not None:  # HFTokenizer / SigLipTokenizer: a transformers tokenizer inside, cleaned text
         clean = getattr(tok, "clean_fn", None) or (lambda t: t)
@@ -305,7 +305,7 @@ def _loaded_tokenizer(model: Any, label: str) -> Tokenizer | None:
     if tok is None:
         return None
     if hasattr(tok, "num_special_tokens_to_add"):  # transformers; hf-clip / mclip cut at their max_length
-        return from_hf(tok, label, _limit(getattr(adapter, "max_length", None)))
+        return from_hf(tok, label, configured_limit(getattr(adapter, "max_length", None)))
     if hasattr(tok, "context_length"):
         return from_open_clip(tok, label)
     return None

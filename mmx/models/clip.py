@@ -128,9 +128,10 @@ def _text_max_len(tokenizer: Any, text_cfg: Any) -> int:
     limit = getattr(text_cfg, "max_position_embeddings", None) or 512
     if getattr(text_cfg, "model_type", "") in _ROBERTA_LIKE:
         limit -= 2
-    tok_limit = getattr(tokenizer, "model_max_length", None)
-    # Tokenizers without a configured limit report a huge sentinel (1e30).
-    if tok_limit and tok_limit < 100_000:
+    from mmx.metrics.tokenizers import configured_limit
+
+    tok_limit = configured_limit(getattr(tokenizer, "model_max_length", None))
+    if tok_limit:
         limit = min(limit, tok_limit)
     return int(limit)
 
