@@ -209,8 +209,7 @@ def same(a: list[str], b: list[str]) -> str:
 
 def table(title, times, walls, secs):
     times = {**times, **walls}
-    print_table(title, times, work=secs, unit="audio s", baseline="mmx", rate=lambda s: secs / s,
-                rate_unit="RTFx")
+    print_table(title, times, work=secs, unit="audio s", baseline="mmx", rate_unit="RTFx")
 
 
 def bench_hf(waves, texts, bs, model_dir, random_weights, device, repeats, tmp, size="tiny", mmx_only=False,

@@ -62,17 +62,17 @@ def spread(xs: list[float]) -> float:
 
 
 def print_table(title: str, times: dict[str, list[float]], work: float, unit: str, baseline: str = "mmx",
-                rate: Callable[[float], float] | None = None, rate_unit: str | None = None) -> dict[str, float]:
-    """Print median s, spread, throughput (work / s, or `rate(seconds)`) and the ratio to `baseline`.
+                rate_unit: str | None = None) -> dict[str, float]:
+    """Print median s, spread, throughput (work / s) and the ratio to `baseline`.
 
-    Returns {system: ratio}. `rate` lets ASR print RTFx (audio seconds / compute seconds) as its throughput."""
+    Returns {system: ratio}. `rate_unit` titles the throughput column (ASR: RTFx, audio seconds / seconds)."""
     print(f"\n== {title}  [{machine()}]")
     base = statistics.median(times[baseline])
     ratios = {}
     print(f"{'system':<34} {'median s':>9} {'spread':>8} {(rate_unit or unit + '/s'):>12} {'time / ' + baseline:>12}")
     for name, xs in times.items():
         m = statistics.median(xs)
-        thr = rate(m) if rate else work / m
+        thr = work / m
         ratios[name] = m / base
         print(f"{name:<34} {m:>9.3f} {'±' + format(spread(xs) * 100, '.0f') + '%':>8} {thr:>12.1f} {ratios[name]:>12.2f}")
     print(f"({len(next(iter(times.values())))} timed runs each, interleaved; ratio above 1: {baseline} is faster)")
